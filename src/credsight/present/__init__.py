@@ -1,0 +1,1 @@
+"""How answers are shown: exports, tables, and (later) the dashboard and the static report."""

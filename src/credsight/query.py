@@ -1,0 +1,160 @@
+"""DuckDB over the store: the views, and the named, parameterised questions later features ask.
+
+Views (what `credsight query` runs SQL against):
+
+- `reports`  one row per (snapshot_date, account_id, user): AWS column names, typed, markers in
+             `<column>_marker`, plus account_name, is_root, user_class, generated_time,
+             collected_at, run_id. Where a day holds several runs for an account, the latest.
+- `latest`   each account's most recent snapshot.
+- `accounts` each account's latest metadata and its last snapshot date.
+- `runs`     every account attempt of every run.
+- `daily`    one row per report: user counts by class, console users without MFA, active keys.
+- `key_use`  active keys per report by last-used region and service.
+
+Local stores are read with DuckDB's Parquet reader; S3 stores through pyarrow's S3
+filesystem, registered in DuckDB as Arrow datasets (no DuckDB extension download needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from credsight.store import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA, Part, Store, schema_of
+
+# Columns that exist so the original CSV can be written back; `reports` leaves them out.
+FORMAT_COLUMNS = ("line_number", "raw_line", "csv_header", "csv_eol", "csv_final_eol")
+
+VIEWS: dict[str, str] = {
+    "superseded": """
+        SELECT account_id, snapshot_date, run_id FROM (
+            SELECT account_id, snapshot_date, run_id,
+                   row_number() OVER (PARTITION BY account_id, snapshot_date ORDER BY run_id DESC) AS newer_runs
+            FROM daily_parts)
+        WHERE newer_runs > 1""",
+    "daily": "SELECT * FROM daily_parts {unsuperseded}",
+    "key_use": "SELECT * FROM key_use_parts {unsuperseded}",
+    "account_metadata": """
+        SELECT * EXCLUDE (newest) FROM (
+            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY snapshot_date DESC, run_id DESC) AS newest
+            FROM account_parts)
+        WHERE newest = 1""",
+    "accounts": """
+        SELECT d.account_id, m.name, m.email, m.state, m.ou_path, m.joined, m.tags,
+               d.first_snapshot_date, d.last_snapshot_date, d.snapshots
+        FROM (SELECT account_id, min(snapshot_date) AS first_snapshot_date, max(snapshot_date) AS last_snapshot_date,
+                     count(*) AS snapshots
+              FROM daily GROUP BY account_id) AS d
+        LEFT JOIN account_metadata AS m USING (account_id)""",
+    "reports": """
+        SELECT r.* EXCLUDE ({format_columns}), m.name AS account_name, r."user" = '<root_account>' AS is_root
+        FROM report_parts AS r {unsuperseded}
+        LEFT JOIN account_metadata AS m USING (account_id)""",
+    "latest": """
+        SELECT reports.* FROM reports
+        SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM daily GROUP BY account_id) AS newest
+        USING (account_id, snapshot_date)""",
+    "runs": "SELECT * FROM outcome_parts",
+}
+
+# The questions the dashboard, findings and exports ask, by name; parameters are bound, never pasted.
+QUERIES: dict[str, str] = {
+    "users_per_day": """
+        SELECT snapshot_date, account_id, users, humans, machines, dormant
+        FROM daily WHERE snapshot_date BETWEEN $from AND $to ORDER BY snapshot_date, account_id""",
+    "console_without_mfa_per_day": """
+        SELECT snapshot_date, sum(console_without_mfa) AS console_without_mfa, sum(humans) AS humans
+        FROM daily WHERE snapshot_date BETWEEN $from AND $to GROUP BY snapshot_date ORDER BY snapshot_date""",
+    "latest_snapshot": "SELECT * FROM latest ORDER BY account_id, \"user\"",
+    "user_history": """
+        SELECT * FROM reports WHERE account_id = $account AND "user" = $user ORDER BY snapshot_date""",
+    "key_use_per_day": """
+        SELECT snapshot_date, region, sum(keys) AS keys, sum(keys_used_recently) AS keys_used_recently
+        FROM key_use WHERE snapshot_date BETWEEN $from AND $to
+        GROUP BY snapshot_date, region ORDER BY snapshot_date, region""",
+    "report_version": """
+        SELECT run_id FROM daily WHERE account_id = $account AND snapshot_date = $date""",
+    "report_rows": """
+        SELECT * FROM report_parts WHERE account_id = $account AND snapshot_date = $date AND run_id = $run_id""",
+    "report_outcome": """
+        SELECT csv_header, csv_eol, csv_final_eol FROM runs
+        WHERE account_id = $account AND snapshot_date = $date AND run_id = $run_id AND status = 'success'""",
+    "stored_reports": "SELECT account_id, snapshot_date, content_sha256 FROM runs WHERE status = 'success'",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """A query's answer: column names and an Arrow table; pages never touch cursors."""
+
+    table: pa.Table
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.column_names)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.table.to_pylist())
+
+    def first(self) -> dict[str, Any] | None:
+        return self.rows[0] if self.table.num_rows else None
+
+
+class Database:
+    """A DuckDB connection with the store's views; open one per request or command."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.connection = duckdb.connect()
+        live = store.live_parts()
+        self._source("report_parts", live["reports"], STORED_SCHEMA)
+        self._source("daily_parts", live["daily"], schema_of("daily"))
+        self._source("key_use_parts", live["key_use"], schema_of("key_use"))
+        self._source("account_parts", live["accounts"], ACCOUNT_SCHEMA)
+        self._source("outcome_parts", [Part("runs", p, p.rsplit("/", 1)[-1]) for p in store.outcome_files()], OUTCOME_SCHEMA)
+        self._create_views()
+
+    def _source(self, name: str, parts: Sequence[Part], schema: pa.Schema) -> None:
+        paths = [p.path for p in parts]
+        if not paths:
+            self.connection.register(name, schema.empty_table())
+        elif self.store.is_local:
+            relation = self.connection.read_parquet(paths, hive_partitioning=False)
+            relation.create_view(name)
+        else:
+            dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=self.store.fs)
+            self.connection.register(name, dataset)
+
+    def _create_views(self) -> None:
+        self.connection.execute(f"CREATE VIEW superseded AS {VIEWS['superseded']}")
+        has_superseded = self.connection.execute("SELECT count(*) FROM superseded").fetchall()[0][0] > 0
+        # Where no day holds two runs of an account (the usual case), skip the anti-join.
+        unsuperseded = "ANTI JOIN superseded USING (account_id, snapshot_date, run_id)" if has_superseded else ""
+        for name, sql in VIEWS.items():
+            if name == "superseded":
+                continue
+            text = sql.format(unsuperseded=unsuperseded, format_columns=", ".join(FORMAT_COLUMNS))
+            self.connection.execute(f"CREATE VIEW {name} AS {text}")
+
+    def sql(self, text: str, parameters: Mapping[str, object] | None = None) -> Result:
+        """Run SQL (with $name parameters bound) and return the whole answer as Arrow."""
+        relation = self.connection.sql(text, params=dict(parameters or {}))
+        return Result(relation.to_arrow_table() if relation is not None else pa.table({}))
+
+    def named(self, name: str, **parameters: object) -> Result:
+        return self.sql(QUERIES[name], parameters)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

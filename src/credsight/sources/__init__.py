@@ -1,0 +1,1 @@
+"""Where credential reports come from: files and buckets here; AWS Organizations in the collector."""

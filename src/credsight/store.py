@@ -1,0 +1,338 @@
+"""The store: append-only Parquet files in a Hive layout, on a local folder or on S3.
+
+    <store>/reports/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet   report rows
+    <store>/daily/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet     one row per report: counts
+    <store>/key_use/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet   keys by last-used region, service
+    <store>/accounts/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet  account metadata per day
+    <store>/runs/run_id=<run_id>/outcomes-<seq>.parquet                  one row per account attempt
+
+Partitions are months, not days: a month's file sorted by account, user and date holds each
+user's nearly identical daily rows side by side, which Parquet stores in a few bytes a row
+(a day's file cannot: see BENCHMARKS.md). Each snapshot keeps its `snapshot_date` column.
+
+A run never rewrites another run's file. Each file appears whole or not at all: locally it
+is written under a hidden temporary name and renamed; on S3 it is one PUT (or a multipart
+upload, which is invisible until complete). `compact` merges a month's parts into one file
+whose footer names the parts it replaces, so a reader ignores those parts even if the
+compaction was interrupted before deleting them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from credsight.model import REPORT_SCHEMA, UTC_SECONDS
+from credsight.rollups import DAILY_SCHEMA, KEY_USE_SCHEMA
+
+RUN_ID = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")
+PART_NAME = re.compile(r"part-(?P<run_id>\d{8}T\d{12}Z-[0-9a-f]{6})-(?P<seq>\d{5}|c[0-9a-f]{8})\.parquet")
+REPLACES_KEY = b"credsight.replaces"
+
+# Columns every reports row carries beside the parsed report.
+RUN_FIELDS = [
+    pa.field("generated_time", UTC_SECONDS),
+    pa.field("collected_at", UTC_SECONDS, nullable=False),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+]
+# user_class is derived (see rollups.user_class) and stored so that every reader agrees on it.
+STORED_SCHEMA = pa.schema([*REPORT_SCHEMA, *RUN_FIELDS, pa.field("user_class", pa.string(), nullable=False)])
+
+OUTCOME_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("snapshot_date", pa.date32()),
+        pa.field("status", pa.string(), nullable=False),  # success | failed | skipped
+        pa.field("error_class", pa.string()),
+        pa.field("error_message", pa.string()),
+        pa.field("rows", pa.int64()),
+        pa.field("generated_time", UTC_SECONDS),
+        pa.field("finished_at", UTC_SECONDS, nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("content_sha256", pa.string()),
+        pa.field("csv_header", pa.string()),
+        pa.field("csv_eol", pa.string()),
+        pa.field("csv_final_eol", pa.bool_()),
+    ]
+)
+
+ACCOUNT_SCHEMA = pa.schema(
+    [
+        pa.field("snapshot_date", pa.date32(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("email", pa.string()),
+        pa.field("state", pa.string()),
+        pa.field("ou_path", pa.string()),
+        pa.field("joined", pa.date32()),
+        pa.field("tags", pa.map_(pa.string(), pa.string())),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+MONTHLY_TABLES = ("reports", "daily", "key_use", "accounts")
+SORT_KEYS = {
+    "reports": ["account_id", "user", "snapshot_date", "run_id"],
+    "daily": ["snapshot_date", "account_id", "run_id"],
+    "key_use": ["snapshot_date", "account_id", "run_id", "region", "service"],
+    "accounts": ["account_id", "snapshot_date", "run_id"],
+}
+ROW_GROUP_ROWS = 262_144
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked; the message says why and what to do."""
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """A run id that sorts by start time (to the microsecond): 20261123T221500123456Z-1a2b3c."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.fullmatch(run_id):
+        raise StoreError(
+            f"run id {run_id!r} is malformed; expected e.g. 20261123T221500123456Z-1a2b3c (see 'credsight query \"select * from runs\"')"
+        )
+    return run_id
+
+
+@dataclass(frozen=True)
+class Part:
+    """One live Parquet file of a table."""
+
+    table: str
+    path: str  # in the store's filesystem
+    name: str
+
+
+class Store:
+    """A store at a local folder or an s3://bucket/prefix URL."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None) -> None:
+        self.url = url
+        parsed = urlparse(url)
+        if parsed.scheme == "s3":
+            if not parsed.netloc:
+                raise StoreError(f"store {url!r} names no bucket; use s3://bucket/prefix")
+            endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            options: dict[str, object] = {
+                "allow_bucket_creation": False,
+                "check_directory_existence_before_creation": False,
+            }
+            if endpoint:
+                options["endpoint_override"] = endpoint
+                options["scheme"] = urlparse(endpoint).scheme or "https"
+            if region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
+                options["region"] = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+            self.root = f"{parsed.netloc}{parsed.path}".rstrip("/")
+            self.is_local = False
+        elif parsed.scheme in ("", "file"):
+            self.fs = pafs.LocalFileSystem()
+            self.root = os.path.abspath(parsed.path if parsed.scheme == "file" else url)
+            self.is_local = True
+        else:
+            raise StoreError(f"store {url!r}: only a folder or s3://bucket/prefix is supported")
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def _join(self, *parts: str) -> str:
+        for part in parts:
+            if part in ("", ".", "..") or "/" in part or "\\" in part:
+                raise StoreError(f"refusing the path component {part!r}: it would leave the store")
+        return "/".join([self.root, *parts])
+
+    @staticmethod
+    def month_of(day: dt.date) -> str:
+        return f"snapshot_month={day:%Y-%m}"
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _write_atomic(self, directory: str, name: str, data: bytes) -> str:
+        path = f"{directory}/{name}"
+        try:
+            if self.is_local:
+                os.makedirs(directory, exist_ok=True)
+                temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+                with open(temporary, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temporary, path)
+            else:
+                with self.fs.open_output_stream(path) as stream:
+                    stream.write(data)
+        except OSError as e:
+            raise StoreError(f"cannot write {path}: {e}; check the store location and your permissions") from None
+        return path
+
+    def _write_table(
+        self,
+        directory: str,
+        name: str,
+        table: pa.Table,
+        metadata: dict[bytes, bytes] | None = None,
+    ) -> str:
+        if metadata:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        buffer = io.BytesIO()
+        pq.write_table(
+            table,
+            buffer,
+            compression="zstd",
+            compression_level=6,
+            row_group_size=ROW_GROUP_ROWS,
+            dictionary_pagesize_limit=8 << 20,
+            write_page_index=True,
+        )
+        return self._write_atomic(directory, name, buffer.getvalue())
+
+    def write_monthly(self, table_name: str, run_id: str, seq: int, rows: pa.Table) -> list[str]:
+        """Write rows into one part per month they touch, sorted for compression and pruning."""
+        check_run_id(run_id)
+        if rows.num_rows == 0:
+            return []
+        months = pc.strftime(rows.column("snapshot_date"), format="%Y-%m")
+        written = []
+        for month in sorted(set(months.to_pylist())):
+            chunk = rows.filter(pc.equal(months, month)).sort_by([(k, "ascending") for k in SORT_KEYS[table_name]])
+            directory = self._join(table_name, f"snapshot_month={month}")
+            written.append(self._write_table(directory, f"part-{run_id}-{seq:05d}.parquet", chunk))
+        return written
+
+    def write_outcomes(self, run_id: str, seq: int, outcomes: pa.Table) -> str:
+        check_run_id(run_id)
+        directory = self._join("runs", f"run_id={run_id}")
+        return self._write_table(directory, f"outcomes-{seq:05d}.parquet", outcomes.cast(OUTCOME_SCHEMA))
+
+    def delete(self, path: str) -> None:
+        try:
+            self.fs.delete_file(path)
+        except OSError as e:
+            raise StoreError(f"cannot delete {path}: {e}; check your permissions on the store") from None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _list(self, directory: str) -> list[pafs.FileInfo]:
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(directory, recursive=True, allow_not_found=True))
+        except OSError as e:
+            raise StoreError(
+                f"cannot read the store at {self.url}: {e}; check the location and your credentials"
+            ) from None
+        return [i for i in infos if i.type == pafs.FileType.File and not i.base_name.startswith(".")]
+
+    def check_reachable(self) -> None:
+        """Fail with a clear message when the store's location cannot be listed."""
+        try:
+            info = self.fs.get_file_info(self.root)
+        except OSError as e:
+            raise StoreError(
+                f"cannot reach the store at {self.url}: {e}; check the location, endpoint and credentials"
+            ) from None
+        if info.type == pafs.FileType.File:
+            raise StoreError(f"the store {self.url} is a file; give a folder or s3://bucket/prefix")
+
+    def live_parts(self) -> dict[str, list[Part]]:
+        """The parts readers see, per monthly table.
+
+        A batch is committed when its `daily` part exists (it is written last); reports,
+        key_use and accounts parts without their daily twin are an interrupted write and
+        stay invisible. A committed compacted part hides the parts it replaces.
+        """
+        found: dict[str, dict[str, list[pafs.FileInfo]]] = {}
+        for info in self._list(self.root):
+            relative = info.path[len(self.root) + 1 :].split("/")
+            if len(relative) == 3 and relative[0] in MONTHLY_TABLES and PART_NAME.fullmatch(info.base_name):
+                found.setdefault(relative[0], {}).setdefault(relative[1], []).append(info)
+        committed = {f"{month}/{i.base_name}" for month, infos in found.get("daily", {}).items() for i in infos}
+        hidden: set[str] = set()
+        for month, infos in found.get("daily", {}).items():
+            for info in infos:
+                if PART_NAME.fullmatch(info.base_name).group("seq").startswith("c"):  # type: ignore[union-attr]
+                    hidden.update(f"{month}/{name}" for name in self._replaces(info.path))
+        live: dict[str, list[Part]] = {}
+        for table_name in MONTHLY_TABLES:
+            live[table_name] = [
+                Part(table_name, info.path, info.base_name)
+                for month, infos in sorted(found.get(table_name, {}).items())
+                for info in sorted(infos, key=lambda i: i.base_name)
+                if f"{month}/{info.base_name}" in committed and f"{month}/{info.base_name}" not in hidden
+            ]
+        return live
+
+    def _replaces(self, path: str) -> list[str]:
+        """The names of the parts, in the same folder, that a compacted part holds."""
+        with self.fs.open_input_file(path) as handle:
+            metadata = pq.read_metadata(handle).metadata or {}
+        return [str(name) for name in json.loads(metadata.get(REPLACES_KEY, b"[]"))]
+
+    def outcome_files(self) -> list[str]:
+        return sorted(i.path for i in self._list(self._join("runs")) if i.base_name.endswith(".parquet"))
+
+    def read_files(self, paths: Iterable[str], schema: pa.Schema) -> pa.Table:
+        tables = [pq.read_table(path, filesystem=self.fs, schema=schema) for path in paths]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def read_outcomes(self) -> pa.Table:
+        return self.read_files(self.outcome_files(), OUTCOME_SCHEMA)
+
+    # -- compaction ----------------------------------------------------------------------
+
+    def compact(self, min_parts: int = 2) -> int:
+        """Merge each month's parts into one file per table; return how many parts were merged.
+
+        The merged files share one name, and the daily one is written last, so a compaction
+        cut short leaves the old parts in force. Nothing is dropped: every run's rows stay.
+        """
+        live = self.live_parts()
+        by_month: dict[str, dict[str, list[Part]]] = {}
+        for table_name, parts in live.items():
+            for part in parts:
+                by_month.setdefault(part.path.rsplit("/", 2)[-2], {}).setdefault(table_name, []).append(part)
+        merged = 0
+        for month_dir, tables in sorted(by_month.items()):
+            daily_parts = tables.get("daily", [])
+            if len(daily_parts) < min_parts:
+                continue
+            newest = max(PART_NAME.fullmatch(p.name).group("run_id") for p in daily_parts)  # type: ignore[union-attr]
+            name = f"part-{newest}-c{secrets.token_hex(4)}.parquet"
+            for table_name in ("reports", "key_use", "accounts", "daily"):
+                parts = tables.get(table_name, [])
+                if not parts:
+                    continue
+                rows = self.read_files([p.path for p in parts], schema_of(table_name))
+                rows = rows.sort_by([(k, "ascending") for k in SORT_KEYS[table_name]])
+                replaces = {REPLACES_KEY: json.dumps([p.name for p in parts]).encode()}
+                self._write_table(self._join(table_name, month_dir), name, rows, replaces)
+            for parts in tables.values():
+                for part in parts:
+                    self.delete(part.path)
+                merged += len(parts)
+        return merged
+
+
+def schema_of(table_name: str) -> pa.Schema:
+    return {
+        "reports": STORED_SCHEMA,
+        "daily": DAILY_SCHEMA,
+        "key_use": KEY_USE_SCHEMA,
+        "accounts": ACCOUNT_SCHEMA,
+    }[table_name]
