@@ -1,0 +1,84 @@
+"""The store on S3 and the QuickSight pattern's bucket, against moto's server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import boto3
+import pytest
+
+from credsight.query import Database
+from credsight.runs import Run, Snapshot
+from credsight.sources.files import ingest
+from credsight.store import Store, StoreError
+from tests.conftest import ACCOUNT, DAY, report, user_row
+from tests.test_store import export
+
+OTHER = "109876543210"
+
+
+def pattern_bucket(endpoint: str, bucket: str, prefix: str = "credential-reports") -> dict[tuple[str, dt.date], bytes]:
+    """Upload reports in the pattern's layout: YYYY-MM-DD/<account>/credentialReport_<account>.csv."""
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    written = {}
+    for offset in range(3):
+        day = DAY + dt.timedelta(days=offset)
+        for account in (ACCOUNT, OTHER):
+            content = report(user_row(f"user{offset}", account=account), account=account)
+            key = f"{prefix}/{day.isoformat()}/{account}/credentialReport_{account}.csv"
+            s3.put_object(Bucket=bucket, Key=key, Body=content)
+            written[(account, day)] = content
+    return written
+
+
+def test_s3_store_round_trip(moto_endpoint: str, bucket: str) -> None:
+    store = Store(f"s3://{bucket}/store", endpoint_url=moto_endpoint)
+    content = report(user_row("alice"), user_row("bob"))
+    Run(store).write([Snapshot(content, "r.csv", DAY, ACCOUNT)])
+    with Database(store) as database:
+        assert database.sql("select count(*) as n from reports").rows == [{"n": 3}]
+        assert database.sql("select users from daily").rows == [{"users": 2}]
+    assert export(store, ACCOUNT, DAY) == content
+
+
+def test_s3_store_writes_no_directory_markers(moto_endpoint: str, bucket: str) -> None:
+    store = Store(f"s3://{bucket}/store", endpoint_url=moto_endpoint)
+    Run(store).write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)])
+    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=moto_endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys and not [k for k in keys if k.endswith("/")]
+    assert all(k.startswith("store/") for k in keys)
+    assert any(k.startswith("store/reports/snapshot_month=2026-11/part-") for k in keys)
+
+
+def test_pattern_bucket_imports_into_an_s3_store(moto_endpoint: str, bucket: str) -> None:
+    written = pattern_bucket(moto_endpoint, bucket)
+    store = Store(f"s3://{bucket}/store", endpoint_url=moto_endpoint)
+    summary = ingest(store, [f"s3://{bucket}/credential-reports"], endpoint_url=moto_endpoint)
+    assert (summary.reports, summary.rows, summary.skipped) == (6, 12, 0)
+    with Database(store) as database:
+        per_day = database.sql("select snapshot_date, count(*) as n from daily group by all order by all").rows
+    assert per_day == [{"snapshot_date": DAY + dt.timedelta(days=i), "n": 2} for i in range(3)]
+    for (account, day), content in written.items():
+        assert export(store, account, day) == content
+    again = ingest(store, [f"s3://{bucket}/credential-reports"], endpoint_url=moto_endpoint)
+    assert (again.reports, again.skipped) == (0, 6)
+
+
+def test_pattern_bucket_imports_into_a_local_store(moto_endpoint: str, bucket: str, store: Store) -> None:
+    pattern_bucket(moto_endpoint, bucket, prefix="old")
+    summary = ingest(store, [f"s3://{bucket}/old/2026-11-02"], endpoint_url=moto_endpoint)
+    assert summary.reports == 2
+    with Database(store) as database:
+        assert database.sql("select distinct snapshot_date from reports").rows == [{"snapshot_date": DAY + dt.timedelta(1)}]
+
+
+def test_an_unreachable_s3_store_is_a_clear_error() -> None:
+    store = Store("s3://no-such-bucket/x", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(StoreError, match="cannot reach the store at s3://no-such-bucket/x"):
+        store.check_reachable()
+
+
+def test_a_missing_bucket_is_a_clear_error(moto_endpoint: str) -> None:
+    store = Store("s3://credsight-missing-bucket/x", endpoint_url=moto_endpoint)
+    with pytest.raises(StoreError):
+        Run(store).write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)])
