@@ -12,7 +12,9 @@ import pytest
 from tests.conftest import ACCOUNT, report, user_row
 
 
-def credsight(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def credsight(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "credsight.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
     )
@@ -34,14 +36,27 @@ def test_ingest_query_export(tmp_path: Path, pattern: Path) -> None:
     result = credsight("ingest", "--store", store, str(pattern))
     assert result.returncode == 0, result.stderr
     assert "ingested 2 reports (5 rows)" in result.stdout
-    result = credsight("query", "--store", store, "select snapshot_date, users from daily order by 1", "--format", "json")
+    result = credsight(
+        "query", "--store", store, "select snapshot_date, users from daily order by 1", "--format", "json"
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
         {"snapshot_date": "2026-11-01", "users": 2},
         {"snapshot_date": "2026-11-02", "users": 1},
     ]
     exported = subprocess.run(
-        [sys.executable, "-m", "credsight.cli", "export", "--store", store, "--date", "2026-11-01", "--account", ACCOUNT],
+        [
+            sys.executable,
+            "-m",
+            "credsight.cli",
+            "export",
+            "--store",
+            store,
+            "--date",
+            "2026-11-01",
+            "--account",
+            ACCOUNT,
+        ],
         capture_output=True,
         check=True,
     ).stdout
@@ -61,7 +76,9 @@ def test_ingest_with_date_and_account_flags(tmp_path: Path) -> None:
     assert "cannot tell the report's date" in credsight("ingest", "--store", store, str(loose)).stderr
     result = credsight("ingest", "--store", store, "--date", "2026-10-01", str(loose))
     assert result.returncode == 0, result.stderr
-    result = credsight("query", "--store", store, "select distinct account_id, snapshot_date from reports", "--format", "csv")
+    result = credsight(
+        "query", "--store", store, "select distinct account_id, snapshot_date from reports", "--format", "csv"
+    )
     assert result.stdout == f"account_id,snapshot_date\n{ACCOUNT},2026-10-01\n"
 
 
@@ -99,7 +116,10 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
         (["export", "--store", "{store}", "--date", "2020-01-01", "--account", ACCOUNT], "no report for account"),
         (["ingest", "--store", "{store}", "{missing}"], "no such file or folder"),
         (["ingest", "--store", "{store}", "--account", "abc", "{missing}"], "not 12 digits"),
-        (["query", "--store", "s3://bucket/x", "--endpoint-url", "http://127.0.0.1:9", "select 1"], "cannot reach the store"),
+        (
+            ["query", "--store", "s3://bucket/x", "--endpoint-url", "http://127.0.0.1:9", "select 1"],
+            "cannot reach the store",
+        ),
         (["query", "--store", "ftp://x/y", "select 1"], "only a folder or s3://bucket/prefix"),
         (["demo", "--accounts", "0"], "Invalid value for '--accounts'"),
     ],

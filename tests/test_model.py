@@ -95,7 +95,20 @@ def test_unknown_extra_columns_are_kept() -> None:
         report(user_row("élise")),
         ",".join(CURRENT_HEADER).encode(),  # no users at all (moto's reports have no root row)
     ],
-    ids=["plain", "final-newline", "crlf", "crlf-final", "bom", "offset", "zulu", "quoted", "mixed-eol", "path", "utf8", "empty"],
+    ids=[
+        "plain",
+        "final-newline",
+        "crlf",
+        "crlf-final",
+        "bom",
+        "offset",
+        "zulu",
+        "quoted",
+        "mixed-eol",
+        "path",
+        "utf8",
+        "empty",
+    ],
 )
 def test_render_gives_back_the_exact_bytes(content: bytes) -> None:
     table = parse(content)
@@ -175,7 +188,7 @@ def test_bad_input_is_refused_with_where_and_what(
 
 
 def test_one_bad_report_fails_the_whole_batch() -> None:
-    with pytest.raises(ReportError, match="b.csv: line 3, column mfa_active"):
+    with pytest.raises(ReportError, match=r"b\.csv: line 3, column mfa_active"):
         parse_reports(
             [
                 ReportInput(report(user_row("alice")), "a.csv", DAY, ACCOUNT),

@@ -69,7 +69,9 @@ def test_pattern_bucket_imports_into_a_local_store(moto_endpoint: str, bucket: s
     summary = ingest(store, [f"s3://{bucket}/old/2026-11-02"], endpoint_url=moto_endpoint)
     assert summary.reports == 2
     with Database(store) as database:
-        assert database.sql("select distinct snapshot_date from reports").rows == [{"snapshot_date": DAY + dt.timedelta(1)}]
+        assert database.sql("select distinct snapshot_date from reports").rows == [
+            {"snapshot_date": DAY + dt.timedelta(1)}
+        ]
 
 
 def test_an_unreachable_s3_store_is_a_clear_error() -> None:

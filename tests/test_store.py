@@ -104,7 +104,10 @@ def test_a_later_run_of_the_same_day_replaces_the_earlier_in_views(store: Store)
     Run(store).write([Snapshot(report(user_row("alice"), user_row("bob")), "1.csv", DAY, ACCOUNT)])
     Run(store).write([Snapshot(report(user_row("alice")), "2.csv", DAY, ACCOUNT)])
     with Database(store) as database:
-        assert [r["user"] for r in database.sql("select user from reports order by user").rows] == ["<root_account>", "alice"]
+        assert [r["user"] for r in database.sql("select user from reports order by user").rows] == [
+            "<root_account>",
+            "alice",
+        ]
         assert database.sql("select users from daily").rows == [{"users": 1}]
 
 
@@ -209,7 +212,7 @@ def fill(store: Store, days: int) -> None:
 def snapshot_of_views(store: Store) -> list[object]:
     with Database(store) as database:
         return [
-            database.sql(f"select * from {view} order by all").rows
+            database.sql(f"select * from {view} order by all").rows  # noqa: S608 (our own view names)
             for view in ("reports", "daily", "key_use", "latest", "accounts")
         ]
 
@@ -235,7 +238,9 @@ def test_a_compaction_cut_short_after_its_commit_changes_no_view(store: Store, m
     assert snapshot_of_views(store) == before
 
 
-def test_a_compaction_cut_short_before_its_commit_changes_no_view(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_compaction_cut_short_before_its_commit_changes_no_view(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fill(store, 3)
     before = snapshot_of_views(store)
     original = store._write_table

@@ -62,9 +62,13 @@ def open_store(url: str, endpoint_url: str | None, must_exist: bool = True) -> S
 
 @app.command()
 def ingest(
-    paths: Annotated[list[str], typer.Argument(help="CSV files, folders, or s3://bucket/prefix of the QuickSight pattern.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="CSV files, folders, or s3://bucket/prefix of the QuickSight pattern.")
+    ],
     store: StoreOption = DEFAULT_STORE,
-    date: Annotated[str | None, typer.Option(help="Snapshot date for files whose path has no YYYY-MM-DD folder.")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Snapshot date for files whose path has no YYYY-MM-DD folder.")
+    ] = None,
     account: Annotated[str | None, typer.Option(help="Account id for files whose path and rows do not say.")] = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
@@ -131,7 +135,7 @@ def export(
     with Database(open_store(store, endpoint_url)) as database:
         version = database.named("report_version", account=account, date=day).first()
         if version is None:
-            raise UserError(f"no report for account {account} on {date}; list them with: credsight query \"select account_id, snapshot_date from daily\"")
+            raise UserError(f"no report for account {account} on {date}; the daily view lists the stored reports")
         where = {"account": account, "date": day, "run_id": version["run_id"]}
         rows = database.named("report_rows", **where).table
         if rows.num_rows:
@@ -174,7 +178,7 @@ def demo(
         organization = DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users_per_account)
         summary = build_demo_store(target, organization, progress=sys.stderr.isatty())
         typer.echo(f"built the demo organization in {store}: {summary.reports} reports, {summary.rows} rows")
-    typer.echo(f'try: credsight query --store {store} "select * from daily order by snapshot_date desc limit 10"')
+    typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)
     if serve:
         typer.echo("the dashboard ('credsight serve') is not built yet; see issue 5")
 

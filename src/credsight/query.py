@@ -70,7 +70,7 @@ QUERIES: dict[str, str] = {
     "console_without_mfa_per_day": """
         SELECT snapshot_date, sum(console_without_mfa) AS console_without_mfa, sum(humans) AS humans
         FROM daily WHERE snapshot_date BETWEEN $from AND $to GROUP BY snapshot_date ORDER BY snapshot_date""",
-    "latest_snapshot": "SELECT * FROM latest ORDER BY account_id, \"user\"",
+    "latest_snapshot": 'SELECT * FROM latest ORDER BY account_id, "user"',
     "user_history": """
         SELECT * FROM reports WHERE account_id = $account AND "user" = $user ORDER BY snapshot_date""",
     "key_use_per_day": """
@@ -117,7 +117,9 @@ class Database:
         self._source("daily_parts", live["daily"], schema_of("daily"))
         self._source("key_use_parts", live["key_use"], schema_of("key_use"))
         self._source("account_parts", live["accounts"], ACCOUNT_SCHEMA)
-        self._source("outcome_parts", [Part("runs", p, p.rsplit("/", 1)[-1]) for p in store.outcome_files()], OUTCOME_SCHEMA)
+        self._source(
+            "outcome_parts", [Part("runs", p, p.rsplit("/", 1)[-1]) for p in store.outcome_files()], OUTCOME_SCHEMA
+        )
         self._create_views()
 
     def _source(self, name: str, parts: Sequence[Part], schema: pa.Schema) -> None:

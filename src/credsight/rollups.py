@@ -116,7 +116,7 @@ def daily_counts(rows: pa.Table) -> pa.Table:
 
 
 def key_use_counts(rows: pa.Table) -> pa.Table:
-    """Active keys per (snapshot_date, account, run, last-used region, service), and how many were used in the last day."""
+    """Active keys per report by last-used region and service, and how many were used since the day before."""
     parts = []
     for n in (1, 2):
         active = pc.fill_null(rows.column(f"access_key_{n}_active"), False)

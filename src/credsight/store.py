@@ -108,7 +108,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.fullmatch(run_id):
         raise StoreError(
-            f"run id {run_id!r} is malformed; expected e.g. 20261123T221500123456Z-1a2b3c (see 'credsight query \"select * from runs\"')"
+            f"run id {run_id!r} is malformed; expected e.g. 20261123T221500123456Z-1a2b3c; the runs view lists them"
         )
     return run_id
 
@@ -141,7 +141,7 @@ class Store:
                 options["scheme"] = urlparse(endpoint).scheme or "https"
             if region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
                 options["region"] = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            self.fs: pafs.FileSystem = pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(**options)
             self.root = f"{parsed.netloc}{parsed.path}".rstrip("/")
             self.is_local = False
         elif parsed.scheme in ("", "file"):

@@ -65,7 +65,9 @@ def describe_path(path: str, date: dt.date | None, account: str | None) -> Found
     for value in named:
         check_account_id(value, path)
     if len(named) > 1:
-        raise ReportError(path, f"the path and flags name different accounts ({', '.join(sorted(named))}); fix the path")
+        raise ReportError(
+            path, f"the path and flags name different accounts ({', '.join(sorted(named))}); fix the path"
+        )
     return FoundReport(path, day, named.pop() if named else None)
 
 
