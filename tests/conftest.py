@@ -63,7 +63,9 @@ def user_row(name: str, account: str = ACCOUNT, **values: str) -> dict[str, str]
     return row
 
 
-def report(*rows: dict[str, str], old: bool = False, account: str = ACCOUNT, eol: str = "\n", final: bool = False) -> bytes:
+def report(
+    *rows: dict[str, str], old: bool = False, account: str = ACCOUNT, eol: str = "\n", final: bool = False
+) -> bytes:
     """The bytes of a credential report: header, the root row of `account`, then `rows`."""
     header = OLD_HEADER if old else CURRENT_HEADER
     root = {**ROOT_ROW, "arn": f"arn:aws:iam::{account}:root"}
@@ -82,7 +84,10 @@ def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
     )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -152,3 +152,25 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("ingest", "query", "export", "compact", "demo"):
         assert command in result.stdout
+
+
+def test_demo_builds_a_store_once_and_keeps_it(tmp_path: Path) -> None:
+    store = str(tmp_path / "demo")
+    result = credsight("demo", "--store", store, "--accounts", "3", "--days", "10", "--no-serve")
+    assert result.returncode == 0, result.stderr
+    assert "built the demo organization" in result.stdout
+    counts = credsight(
+        "query",
+        "--store",
+        store,
+        "select count(*) as reports, count(distinct account_id) as accounts from daily",
+        "--format",
+        "json",
+    )
+    assert json.loads(counts.stdout) == [{"reports": 30, "accounts": 3}]
+    named = credsight(
+        "query", "--store", store, "select count(*) as n from accounts where name is not null", "--format", "json"
+    )
+    assert json.loads(named.stdout) == [{"n": 3}]
+    again = credsight("demo", "--store", store, "--accounts", "3", "--days", "10", "--no-serve")
+    assert again.returncode == 0 and "already holds data" in again.stdout

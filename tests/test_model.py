@@ -22,6 +22,11 @@ def parse(content: bytes, account: str | None = ACCOUNT, source: str = "r.csv") 
     return parse_reports([ReportInput(content, source, DAY, account)]).rows
 
 
+def round_trip(content: bytes) -> bytes:
+    parsed = parse_reports([ReportInput(content, "r.csv", DAY, ACCOUNT)])
+    return render_report(parsed.rows, parsed.layouts[0])
+
+
 def test_typed_values_and_root_row() -> None:
     rows = parse(report(user_row("alice"))).to_pylist()
     root, alice = rows
@@ -67,7 +72,7 @@ def test_old_sixteen_column_report() -> None:
     assert alice["access_key_1_last_rotated"] == dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     # The columns the old report lacks are absent (NULL), not a marker.
     assert alice["access_key_1_last_used_date"] is None and alice["access_key_1_last_used_date_marker"] is None
-    assert render_report(table) == report(user_row("alice"), old=True)
+    assert round_trip(report(user_row("alice"), old=True)) == report(user_row("alice"), old=True)
 
 
 def test_unknown_extra_columns_are_kept() -> None:
@@ -76,7 +81,7 @@ def test_unknown_extra_columns_are_kept() -> None:
     content = f"{header}\n{line}".encode()
     table = parse(content)
     assert table.column("extra_values").to_pylist() == [["x=1", ""]]
-    assert render_report(table) == content
+    assert round_trip(content) == content
 
 
 @pytest.mark.parametrize(
@@ -111,9 +116,7 @@ def test_unknown_extra_columns_are_kept() -> None:
     ],
 )
 def test_render_gives_back_the_exact_bytes(content: bytes) -> None:
-    table = parse(content)
-    if table.num_rows:
-        assert render_report(table) == content
+    assert round_trip(content) == content
 
 
 def test_offsets_are_converted_to_utc() -> None:

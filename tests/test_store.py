@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credsight.model import COLUMNS, CURRENT_HEADER, MARKERS, Kind, ReportError, render_empty, render_report
-from credsight.query import Database
+from credsight.model import COLUMNS, CURRENT_HEADER, MARKERS, Kind, ReportError
+from credsight.query import Database, original_report
 from credsight.runs import Run, Snapshot
 from credsight.store import Store, StoreError, check_run_id
 from tests.conftest import ACCOUNT, DAY, report, user_row
@@ -22,15 +22,9 @@ from tests.conftest import ACCOUNT, DAY, report, user_row
 
 def export(store: Store, account: str, day: dt.date) -> bytes:
     with Database(store) as database:
-        version = database.named("report_version", account=account, date=day).first()
-        assert version is not None
-        where = {"account": account, "date": day, "run_id": version["run_id"]}
-        rows = database.named("report_rows", **where).table
-        if rows.num_rows:
-            return render_report(rows)
-        outcome = database.named("report_outcome", **where).first()
-        assert outcome is not None
-        return render_empty(outcome["csv_header"], outcome["csv_eol"], outcome["csv_final_eol"])
+        content = original_report(database, account, day)
+    assert content is not None
+    return content
 
 
 def count(store: Store, sql: str) -> int:

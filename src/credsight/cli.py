@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credsight.model import ReportError, check_account_id, render_empty, render_report
+from credsight.model import ReportError, check_account_id
 from credsight.store import Store, StoreError
 
 app = typer.Typer(
@@ -43,9 +43,7 @@ class UserError(Exception):
     """A mistake the user can fix; printed as one line, exit code 2."""
 
 
-def parse_date(value: str | None, flag: str) -> dt.date | None:
-    if value is None:
-        return None
+def parse_date(value: str, flag: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -80,7 +78,7 @@ def ingest(
     summary = run_ingest(
         open_store(store, endpoint_url, must_exist=False),
         paths,
-        date=parse_date(date, "--date"),
+        date=parse_date(date, "--date") if date else None,
         account=account,
         endpoint_url=endpoint_url,
     )
@@ -128,23 +126,14 @@ def export(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Write one stored report back as the original CSV, byte for byte."""
-    from credsight.query import Database
+    from credsight.query import Database, original_report
 
     day = parse_date(date, "--date")
     check_account_id(account, "--account")
     with Database(open_store(store, endpoint_url)) as database:
-        version = database.named("report_version", account=account, date=day).first()
-        if version is None:
-            raise UserError(f"no report for account {account} on {date}; the daily view lists the stored reports")
-        where = {"account": account, "date": day, "run_id": version["run_id"]}
-        rows = database.named("report_rows", **where).table
-        if rows.num_rows:
-            content = render_report(rows)
-        else:
-            outcome = database.named("report_outcome", **where).first()
-            if outcome is None:
-                raise UserError(f"the report for account {account} on {date} has no rows and no recorded header")
-            content = render_empty(outcome["csv_header"], outcome["csv_eol"], outcome["csv_final_eol"])
+        content = original_report(database, account, day)
+    if content is None:
+        raise UserError(f"no report for account {account} on {date}; the daily view lists the stored reports")
     if out is None:
         sys.stdout.buffer.write(content)
     else:

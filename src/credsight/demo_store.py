@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from credsight.demo import DemoAccount, DemoOrganization
-from credsight.runs import Run, Snapshot
-from credsight.store import Store
+from credsight.runs import Run, Snapshot, write_batches
+from credsight.store import ACCOUNT_SCHEMA, Store
 
-BATCH_ROWS = 250_000
+BATCH_BYTES = 16 << 20  # about 70,000 rows
+METADATA_SCHEMA = pa.schema([f for f in ACCOUNT_SCHEMA if f.name != "run_id"])
 
 
 @dataclass(frozen=True)
@@ -41,27 +43,22 @@ def account_rows(accounts: list[DemoAccount], day: dt.date) -> list[dict[str, ob
 def build_demo_store(store: Store, organization: DemoOrganization, progress: bool = False) -> DemoSummary:
     """Write every day of the organization as one run, in batches of about BATCH_ROWS rows."""
     accounts = organization.accounts()
-    run = Run(store)
-    batch: list[Snapshot] = []
-    metadata: list[dict[str, object]] = []
-    size = 0
     days = organization.days()
-    try:
-        for number, reports in enumerate(organization.reports(), start=1):
-            for report in reports:
-                batch.append(
-                    Snapshot(report.content, "demo", report.snapshot_date, report.account_id, report.generated_time)
-                )
-                size += report.content.count(b"\n")
-            metadata += account_rows(accounts, reports[0].snapshot_date if reports else days[number - 1])
-            if size >= BATCH_ROWS or number == len(days):
-                run.write(batch, accounts=pa.Table.from_pylist(metadata))
-                batch, metadata, size = [], [], 0
+    run = Run(store)
+
+    def batches() -> Iterator[tuple[list[Snapshot], pa.Table]]:
+        batch: list[Snapshot] = []
+        metadata: list[dict[str, object]] = []
+        for number, (day, reports) in enumerate(zip(days, organization.reports(), strict=True), start=1):
+            batch += [Snapshot(r.content, "demo", r.snapshot_date, r.account_id, r.generated_time) for r in reports]
+            metadata += account_rows(accounts, day)
+            if sum(len(s.content) for s in batch) >= BATCH_BYTES or number == len(days):
+                yield batch, pa.Table.from_pylist(metadata, schema=METADATA_SCHEMA)
+                batch, metadata = [], []
             if progress:
                 print(f"\rday {number}/{len(days)}", end="", file=sys.stderr)
-    except BaseException:
-        run.discard()
-        raise
+
+    write_batches(run, batches())
     if progress:
         print(file=sys.stderr)
     return DemoSummary(run.run_id, run.reports_written, run.rows_written)

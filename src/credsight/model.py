@@ -88,9 +88,6 @@ REPORT_FIELDS += [
     pa.field("extra_values", pa.list_(pa.string())),
     pa.field("line_number", pa.int32(), nullable=False),
     pa.field("raw_line", pa.string()),
-    pa.field("csv_header", pa.string(), nullable=False),
-    pa.field("csv_eol", pa.string(), nullable=False),
-    pa.field("csv_final_eol", pa.bool_(), nullable=False),
 ]
 REPORT_SCHEMA = pa.schema(REPORT_FIELDS)
 
@@ -135,13 +132,20 @@ def check_account_id(value: str, source: str) -> str:
 
 
 @dataclass(frozen=True)
+class ReportLayout:
+    """What the bytes of a report hold beyond its rows: header line, line ending, final newline."""
+
+    header: str  # the header line as written, BOM included, without its line ending
+    eol: str  # "\n" or "\r\n"
+    final_eol: bool
+
+
+@dataclass(frozen=True)
 class _Report:
     """One input, decoded and split at its header: what the batch parser needs of it."""
 
     index: int
-    header: str  # the header line as written, BOM included, without its line ending
-    eol: str
-    final_eol: bool
+    layout: ReportLayout
     known: tuple[str, ...]
     extra: tuple[str, ...]
     body: bytes  # the data lines, without the final line ending
@@ -196,7 +200,7 @@ def _split(index: int, content: bytes, source: str) -> _Report:
     exact = b'"' not in body and crs == (rows if eol == "\r\n" else 0)
     if eol == "\r\n" and body.endswith(b"\r"):
         exact = False  # a CRLF file whose last row ends in a lone CR cannot be told from a final newline
-    return _Report(index, header.rstrip("\r"), eol, final_eol, known, extra, body, rows, exact)
+    return _Report(index, ReportLayout(header.rstrip("\r"), eol, final_eol), known, extra, body, rows, exact)
 
 
 def _first_bad(bad: pa.Array) -> int | None:
@@ -295,6 +299,7 @@ class ParsedReports:
     rows: pa.Table
     input_index: pa.Array
     accounts: list[str]
+    layouts: list[ReportLayout]
 
 
 def parse_reports(inputs: Sequence[ReportInput]) -> ParsedReports:
@@ -305,11 +310,13 @@ def parse_reports(inputs: Sequence[ReportInput]) -> ParsedReports:
     """
     groups: dict[tuple[tuple[str, ...], int], list[_Report]] = {}
     accounts: list[str | None] = []
+    layouts: list[ReportLayout] = []
     for index, item in enumerate(inputs):
         if item.account_id is not None:
             check_account_id(item.account_id, item.source)
         accounts.append(item.account_id)
         report = _split(index, item.content, item.source)
+        layouts.append(report.layout)
         groups.setdefault((report.known, len(report.extra)), []).append(report)
     sources = [item.source for item in inputs]
     tables, indexes = [REPORT_SCHEMA.empty_table()], [np.zeros(0, dtype=np.int64)]
@@ -317,11 +324,8 @@ def parse_reports(inputs: Sequence[ReportInput]) -> ParsedReports:
         table, files = _parse_group(known, n_extra, members, inputs, accounts, sources)
         tables.append(table)
         indexes.append(files)
-    return ParsedReports(
-        pa.concat_tables(tables),
-        pa.array(np.concatenate(indexes)),
-        [a or "" for a in accounts],
-    )
+    rows = pa.concat_tables(tables).combine_chunks()
+    return ParsedReports(rows, pa.array(np.concatenate(indexes)), [a or "" for a in accounts], layouts)
 
 
 def _read_fields(members: list[_Report], width: int, where: _Where) -> pa.Table:
@@ -387,6 +391,7 @@ def _parse_group(
         )
     member_of = np.searchsorted(np.array([m.index for m in members]), files)
     exact = pa.array(np.array([m.exact for m in members], dtype=bool)[member_of])
+    snapshot_dates = np.array([inputs[m.index].snapshot_date for m in members], dtype="datetime64[D]")[member_of]
     columns: dict[str, pa.Array] = {}
     for position, name in enumerate(known):
         raw = fields.column(position).combine_chunks()
@@ -398,9 +403,6 @@ def _parse_group(
                 exact = pc.and_(exact, canonical)
     account_of_row = _accounts_from_arns(columns["arn"], members, accounts, where)
 
-    def per_file(values: list[object], type_: pa.DataType) -> pa.Array:
-        return pa.array(values, type_).take(pa.array(member_of))
-
     if n_extra:
         extra_columns = [fields.column(len(known) + i).combine_chunks() for i in range(n_extra)]
         offsets = pa.array(np.arange(0, n + 1, dtype=np.int32) * n_extra)
@@ -409,14 +411,11 @@ def _parse_group(
         extras = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], pa.string()))
     table = {
         "account_id": account_of_row,
-        "snapshot_date": per_file([inputs[m.index].snapshot_date for m in members], pa.date32()),
+        "snapshot_date": pa.array(snapshot_dates, pa.date32()),
         **columns,
         "extra_values": extras,
         "line_number": pa.array(line_numbers, pa.int32()),
         "raw_line": _raw_lines(exact, members, member_of, line_numbers),
-        "csv_header": per_file([m.header for m in members], pa.string()),
-        "csv_eol": per_file([m.eol for m in members], pa.string()),
-        "csv_final_eol": per_file([m.final_eol for m in members], pa.bool_()),
     }
     for name in REPORT_SCHEMA.names:
         if name not in table:
@@ -486,22 +485,15 @@ def _accounts_from_arns(arns: pa.Array, members: list[_Report], accounts: list[s
     return expected
 
 
-def render_report(rows: pa.Table) -> bytes:
-    """Write one report's rows (any order) back to the exact bytes they were read from."""
-    if rows.num_rows == 0:
-        raise ValueError("render_report needs at least one row; use render_empty for a header-only report")
-    rows = rows.sort_by("line_number")
-    header = rows.column("csv_header")[0].as_py()
-    eol = rows.column("csv_eol")[0].as_py()
-    final_eol = rows.column("csv_final_eol")[0].as_py()
-    known, _extra = _read_header(header, "stored report")
-    canonical = render_lines(rows, known)
-    cr = "\r" if eol == "\r\n" else ""
-    lines = pc.coalesce(rows.column("raw_line"), pc.binary_join_element_wise(canonical, cr, ""))
-    body = "\n".join([header + cr, *lines.to_pylist()])
-    return (body + ("\n" if final_eol else "")).encode("utf-8")
-
-
-def render_empty(header: str, eol: str, final_eol: bool) -> bytes:
-    """The bytes of a report with a header and no rows."""
-    return (header + (eol if final_eol else "")).encode("utf-8")
+def render_report(rows: pa.Table, layout: ReportLayout) -> bytes:
+    """Write one report's rows (in any order) and its layout back to the exact bytes they were read from."""
+    known, _extra = _read_header(layout.header, "stored report")
+    cr = "\r" if layout.eol == "\r\n" else ""
+    lines = [layout.header + cr]
+    if rows.num_rows:
+        rows = rows.sort_by("line_number")
+        canonical = pc.binary_join_element_wise(render_lines(rows, known), cr, "")
+        lines += pc.coalesce(rows.column("raw_line"), canonical).to_pylist()
+    elif not layout.final_eol:
+        lines[0] = layout.header
+    return ("\n".join(lines) + ("\n" if layout.final_eol else "")).encode("utf-8")

@@ -17,6 +17,7 @@ filesystem, registered in DuckDB as Arrow datasets (no DuckDB extension download
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from credsight.model import ReportLayout, render_report
 from credsight.store import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA, Part, Store, schema_of
 
 # Columns that exist so the original CSV can be written back; `reports` leaves them out.
-FORMAT_COLUMNS = ("line_number", "raw_line", "csv_header", "csv_eol", "csv_final_eol")
+FORMAT_COLUMNS = ("line_number", "raw_line")
+LAYOUT_COLUMNS = ("csv_header", "csv_eol", "csv_final_eol")
 
 VIEWS: dict[str, str] = {
     "superseded": """
@@ -37,7 +40,7 @@ VIEWS: dict[str, str] = {
                    row_number() OVER (PARTITION BY account_id, snapshot_date ORDER BY run_id DESC) AS newer_runs
             FROM daily_parts)
         WHERE newer_runs > 1""",
-    "daily": "SELECT * FROM daily_parts {unsuperseded}",
+    "daily": "SELECT * EXCLUDE ({layout_columns}) FROM daily_parts {unsuperseded}",
     "key_use": "SELECT * FROM key_use_parts {unsuperseded}",
     "account_metadata": """
         SELECT * EXCLUDE (newest) FROM (
@@ -81,9 +84,9 @@ QUERIES: dict[str, str] = {
         SELECT run_id FROM daily WHERE account_id = $account AND snapshot_date = $date""",
     "report_rows": """
         SELECT * FROM report_parts WHERE account_id = $account AND snapshot_date = $date AND run_id = $run_id""",
-    "report_outcome": """
-        SELECT csv_header, csv_eol, csv_final_eol FROM runs
-        WHERE account_id = $account AND snapshot_date = $date AND run_id = $run_id AND status = 'success'""",
+    "report_layout": """
+        SELECT csv_header, csv_eol, csv_final_eol FROM daily_parts
+        WHERE account_id = $account AND snapshot_date = $date AND run_id = $run_id""",
     "stored_reports": "SELECT account_id, snapshot_date, content_sha256 FROM runs WHERE status = 'success'",
 }
 
@@ -141,7 +144,11 @@ class Database:
         for name, sql in VIEWS.items():
             if name == "superseded":
                 continue
-            text = sql.format(unsuperseded=unsuperseded, format_columns=", ".join(FORMAT_COLUMNS))
+            text = sql.format(
+                unsuperseded=unsuperseded,
+                format_columns=", ".join(FORMAT_COLUMNS),
+                layout_columns=", ".join(LAYOUT_COLUMNS),
+            )
             self.connection.execute(f"CREATE VIEW {name} AS {text}")
 
     def sql(self, text: str, parameters: Mapping[str, object] | None = None) -> Result:
@@ -160,3 +167,14 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def original_report(database: Database, account: str, day: dt.date) -> bytes | None:
+    """The report of an account on a day exactly as it was collected or ingested; None if not stored."""
+    version = database.named("report_version", account=account, date=day).first()
+    if version is None:
+        return None
+    where = {"account": account, "date": day, "run_id": version["run_id"]}
+    layout = database.named("report_layout", **where).rows[0]
+    rows = database.named("report_rows", **where).table
+    return render_report(rows, ReportLayout(layout["csv_header"], layout["csv_eol"], layout["csv_final_eol"]))

@@ -31,8 +31,15 @@ DAILY_SCHEMA = pa.schema(
         pa.field("active_keys", pa.int64(), nullable=False),
         pa.field("root_mfa", pa.bool_()),
         pa.field("root_active_keys", pa.int64()),
+        # What the report was, so it can be written back byte for byte (see model.ReportLayout).
+        pa.field("source", pa.string()),
+        pa.field("content_sha256", pa.string()),
+        pa.field("csv_header", pa.string(), nullable=False),
+        pa.field("csv_eol", pa.string(), nullable=False),
+        pa.field("csv_final_eol", pa.bool_(), nullable=False),
     ]
 )
+COUNTS = ("users", "humans", "machines", "dormant", "console_without_mfa", "active_keys")
 
 KEY_USE_SCHEMA = pa.schema(
     [
@@ -66,8 +73,11 @@ def _count(mask: pa.Array) -> pa.Array:
     return pc.cast(pc.fill_null(mask, False), pa.int64())
 
 
-def daily_counts(rows: pa.Table) -> pa.Table:
-    """One row per (snapshot_date, account_id, run_id) with the counts the overview charts use."""
+def daily_counts(rows: pa.Table, reports: pa.Table) -> pa.Table:
+    """One row per report in `reports` (its own columns plus the counts the overview charts use).
+
+    A report with no rows gets zero counts: it was collected, and it is not missing.
+    """
     keys = ["snapshot_date", "account_id", "run_id"]
     klass = rows.column("user_class")
     is_root = pc.equal(klass, "root")
@@ -77,42 +87,28 @@ def daily_counts(rows: pa.Table) -> pa.Table:
     work = pa.table(
         {
             **{k: rows.column(k) for k in keys},
-            "generated_time": rows.column("generated_time"),
             "users": _count(pc.invert(is_root)),
             "humans": _count(pc.equal(klass, "human")),
             "machines": _count(pc.equal(klass, "machine")),
             "dormant": _count(pc.equal(klass, "dormant")),
             "console_without_mfa": _count(
-                pc.and_(
-                    pc.equal(klass, "human"),
-                    pc.invert(pc.fill_null(rows.column("mfa_active"), False)),
-                )
+                pc.and_(pc.equal(klass, "human"), pc.invert(pc.fill_null(rows.column("mfa_active"), False)))
             ),
             "active_keys": pc.if_else(is_root, 0, active_keys),
             "root_mfa": pc.if_else(is_root, rows.column("mfa_active"), pa.scalar(None, pa.bool_())),
             "root_active_keys": pc.if_else(is_root, active_keys, pa.scalar(None, pa.int64())),
         }
     )
-    summed = [
-        "users",
-        "humans",
-        "machines",
-        "dormant",
-        "console_without_mfa",
-        "active_keys",
-    ]
     grouped = work.group_by(keys, use_threads=False).aggregate(
-        [
-            ("generated_time", "max"),
-            *[(c, "sum") for c in summed],
-            ("root_mfa", "max"),
-            ("root_active_keys", "max"),
-        ]
+        [*[(c, "sum") for c in COUNTS], ("root_mfa", "max"), ("root_active_keys", "max")]
     )
-    renamed = grouped.rename_columns(
+    counts = grouped.rename_columns(
         [n.rsplit("_", 1)[0] if n.endswith(("_sum", "_max")) else n for n in grouped.column_names]
     )
-    return renamed.select(DAILY_SCHEMA.names).cast(DAILY_SCHEMA)
+    joined = reports.join(counts, keys=keys, join_type="left outer")
+    for name in COUNTS:
+        joined = joined.set_column(joined.schema.get_field_index(name), name, pc.fill_null(joined.column(name), 0))
+    return joined.select(DAILY_SCHEMA.names).cast(DAILY_SCHEMA)
 
 
 def key_use_counts(rows: pa.Table) -> pa.Table:

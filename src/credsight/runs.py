@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from credsight.model import ParsedReports, ReportError, ReportInput, parse_reports
-from credsight.rollups import DAILY_SCHEMA, daily_counts, key_use_counts, user_class
+from credsight.model import UTC_SECONDS, ParsedReports, ReportError, ReportInput, parse_reports
+from credsight.rollups import daily_counts, key_use_counts, user_class
 from credsight.store import (
     ACCOUNT_SCHEMA,
     OUTCOME_SCHEMA,
@@ -50,6 +52,18 @@ class Failure:
     snapshot_date: dt.date | None = None
 
 
+@dataclass(frozen=True)
+class Batch:
+    """A parsed batch, ready to be written: the tables, in the order they are written."""
+
+    seq: int
+    rows: pa.Table
+    key_use: pa.Table
+    accounts: pa.Table | None
+    daily: pa.Table
+    outcomes: pa.Table
+
+
 @dataclass
 class Run:
     """Writes a run's batches; `discard` removes everything the run wrote."""
@@ -69,6 +83,15 @@ class Run:
         failures: Sequence[Failure] = (),
     ) -> None:
         """Parse and write one batch. A bad report raises ReportError before anything is written."""
+        self.commit(self.prepare(snapshots, accounts, failures))
+
+    def prepare(
+        self,
+        snapshots: Sequence[Snapshot],
+        accounts: pa.Table | None = None,
+        failures: Sequence[Failure] = (),
+    ) -> Batch:
+        """Parse a batch and compute what will be written; raises ReportError on a bad report."""
         inputs = [ReportInput(s.content, s.source, s.snapshot_date, s.account_id) for s in snapshots]
         parsed = parse_reports(inputs)
         snapshots = [replace(s, account_id=a) for s, a in zip(snapshots, parsed.accounts, strict=True)]
@@ -76,23 +99,24 @@ class Run:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         rows = self._stored_rows(parsed, snapshots, now)
         self.seq += 1
-        write = self.store.write_monthly
-        self.written += write("reports", self.run_id, self.seq, rows)
-        self.written += write("key_use", self.run_id, self.seq, key_use_counts(rows))
         if accounts is not None and accounts.num_rows:
-            with_run = accounts.append_column("run_id", pa.array([self.run_id] * accounts.num_rows, pa.string()))
-            self.written += write(
-                "accounts",
-                self.run_id,
-                self.seq,
-                with_run.select(ACCOUNT_SCHEMA.names).cast(ACCOUNT_SCHEMA),
-            )
-        self.written += write("daily", self.run_id, self.seq, self._daily(rows, snapshots))
-        outcomes = self._outcomes(rows, snapshots, failures, now)
-        if outcomes.num_rows:
-            self.written.append(self.store.write_outcomes(self.run_id, self.seq, outcomes))
-        self.reports_written += len(snapshots)
-        self.rows_written += rows.num_rows
+            accounts = accounts.append_column("run_id", pa.array([self.run_id] * accounts.num_rows, pa.string()))
+            accounts = accounts.select(ACCOUNT_SCHEMA.names).cast(ACCOUNT_SCHEMA)
+        daily = daily_counts(rows, self._reports(parsed, snapshots))
+        return Batch(self.seq, rows, key_use_counts(rows), accounts, daily, self._outcomes(daily, failures, now))
+
+    def commit(self, batch: Batch) -> None:
+        """Write a prepared batch; its daily part, written last but the outcomes, makes it visible."""
+        write = self.store.write_monthly
+        self.written += write("reports", self.run_id, batch.seq, batch.rows)
+        self.written += write("key_use", self.run_id, batch.seq, batch.key_use)
+        if batch.accounts is not None and batch.accounts.num_rows:
+            self.written += write("accounts", self.run_id, batch.seq, batch.accounts)
+        self.written += write("daily", self.run_id, batch.seq, batch.daily)
+        if batch.outcomes.num_rows:
+            self.written.append(self.store.write_outcomes(self.run_id, batch.seq, batch.outcomes))
+        self.reports_written += batch.daily.num_rows
+        self.rows_written += batch.rows.num_rows
 
     def _check_one_report_per_day(self, snapshots: Sequence[Snapshot]) -> None:
         """A run holds at most one report per account and day; two would be indistinguishable."""
@@ -116,68 +140,39 @@ class Run:
 
     def _stored_rows(self, parsed: ParsedReports, snapshots: Sequence[Snapshot], now: dt.datetime) -> pa.Table:
         index = parsed.input_index
-        generated = pa.array([s.generated_time for s in snapshots], pa.timestamp("s", tz="UTC")).take(index)
-        sources = pa.array([s.source for s in snapshots], pa.string()).take(index)
+        generated = pa.array([s.generated_time for s in snapshots], UTC_SECONDS).take(index)
         n = parsed.rows.num_rows
         rows = parsed.rows.append_column("generated_time", generated)
-        rows = rows.append_column("collected_at", pa.array([now] * n, pa.timestamp("s", tz="UTC")))
+        rows = rows.append_column("collected_at", pa.array([now] * n, UTC_SECONDS))
         rows = rows.append_column("run_id", pa.array([self.run_id] * n, pa.string()))
-        rows = rows.append_column("source", sources)
         rows = rows.append_column("user_class", user_class(rows))
         return rows.select(STORED_SCHEMA.names).cast(STORED_SCHEMA)
 
-    def _daily(self, rows: pa.Table, snapshots: Sequence[Snapshot]) -> pa.Table:
-        """Counts per report, with a zero row for a report that has no rows: it was collected."""
-        daily = daily_counts(rows)
-        seen = {
-            (r["account_id"], r["snapshot_date"]) for r in daily.select(["account_id", "snapshot_date"]).to_pylist()
-        }
-        empty = [s for s in snapshots if (s.account_id, s.snapshot_date) not in seen]
-        if not empty:
-            return daily
-        zeros = pa.table(
+    def _reports(self, parsed: ParsedReports, snapshots: Sequence[Snapshot]) -> pa.Table:
+        """One row per report of the batch: what it is, where it came from, how its bytes were laid out."""
+        return pa.table(
             {
-                "snapshot_date": pa.array([s.snapshot_date for s in empty], pa.date32()),
-                "account_id": pa.array([s.account_id for s in empty], pa.string()),
-                "run_id": pa.array([self.run_id] * len(empty), pa.string()),
-                "generated_time": pa.array([s.generated_time for s in empty], pa.timestamp("s", tz="UTC")),
-                **{name: pa.array([0] * len(empty), pa.int64()) for name in DAILY_SCHEMA.names[4:10]},
-                "root_mfa": pa.nulls(len(empty), pa.bool_()),
-                "root_active_keys": pa.nulls(len(empty), pa.int64()),
+                "snapshot_date": pa.array([s.snapshot_date for s in snapshots], pa.date32()),
+                "account_id": pa.array([s.account_id for s in snapshots], pa.string()),
+                "run_id": pa.array([self.run_id] * len(snapshots), pa.string()),
+                "generated_time": pa.array([s.generated_time for s in snapshots], UTC_SECONDS),
+                "source": pa.array([s.source for s in snapshots], pa.string()),
+                "content_sha256": pa.array([s.sha256 for s in snapshots], pa.string()),
+                "csv_header": pa.array([layout.header for layout in parsed.layouts], pa.string()),
+                "csv_eol": pa.array([layout.eol for layout in parsed.layouts], pa.string()),
+                "csv_final_eol": pa.array([layout.final_eol for layout in parsed.layouts], pa.bool_()),
             }
         )
-        return pa.concat_tables([daily, zeros.cast(DAILY_SCHEMA)])
 
-    def _outcomes(
-        self,
-        rows: pa.Table,
-        snapshots: Sequence[Snapshot],
-        failures: Sequence[Failure],
-        now: dt.datetime,
-    ) -> pa.Table:
-        records: list[dict[str, object]] = []
-        counts = rows.group_by(["account_id", "snapshot_date"], use_threads=False).aggregate([("user", "count")])
-        rows_of = {(r["account_id"], r["snapshot_date"]): r["user_count"] for r in counts.to_pylist()}
-        for s in snapshots:
-            header = s.content.partition(b"\n")[0]
-            records.append(
-                {
-                    "run_id": self.run_id,
-                    "account_id": s.account_id,
-                    "snapshot_date": s.snapshot_date,
-                    "status": "success",
-                    "rows": rows_of.get((s.account_id, s.snapshot_date), 0),
-                    "generated_time": s.generated_time,
-                    "finished_at": now,
-                    "source": s.source,
-                    "content_sha256": s.sha256,
-                    "csv_header": header.decode("utf-8").rstrip("\r"),
-                    "csv_eol": "\r\n" if header.endswith(b"\r") else "\n",
-                    "csv_final_eol": s.content.endswith(b"\n"),
-                }
-            )
-        for f in failures:
-            records.append(
+    def _outcomes(self, daily: pa.Table, failures: Sequence[Failure], now: dt.datetime) -> pa.Table:
+        """One row per account attempted: the reports written (from their daily rows) and the failures."""
+        written = daily.select(["run_id", "account_id", "snapshot_date", "generated_time", "source", "content_sha256"])
+        written = written.append_column("rows", pc.add(daily.column("users"), _root_rows(daily)))
+        n = written.num_rows
+        written = written.append_column("status", pa.array(["success"] * n, pa.string()))
+        written = written.append_column("finished_at", pa.array([now] * n, UTC_SECONDS))
+        failed = pa.Table.from_pylist(
+            [
                 {
                     "run_id": self.run_id,
                     "account_id": f.account_id,
@@ -187,5 +182,39 @@ class Run:
                     "error_message": f.message,
                     "finished_at": now,
                 }
-            )
-        return pa.Table.from_pylist(records, schema=OUTCOME_SCHEMA)
+                for f in failures
+            ],
+            schema=OUTCOME_SCHEMA,
+        )
+        for name in OUTCOME_SCHEMA.names:
+            if name not in written.column_names:
+                written = written.append_column(name, pa.nulls(n, OUTCOME_SCHEMA.field(name).type))
+        return pa.concat_tables([written.select(OUTCOME_SCHEMA.names).cast(OUTCOME_SCHEMA), failed])
+
+
+def _root_rows(daily: pa.Table) -> pa.Array:
+    """1 where the report had a root row (its root_mfa is known), else 0."""
+    return pc.cast(pc.is_valid(daily.column("root_mfa")), pa.int64())
+
+
+def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table | None]]) -> None:
+    """Write every batch as part of `run`, or, on any error or interruption, nothing at all.
+
+    Each batch is parsed in this thread while the one before it is written by another: Arrow
+    releases the GIL, so parsing and Parquet writing use both cores.
+    """
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[None] | None = None
+        try:
+            for snapshots, accounts in batches:
+                prepared = run.prepare(snapshots, accounts)
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(run.commit, prepared)
+            if pending is not None:
+                pending.result()
+        except BaseException:
+            if pending is not None:
+                wait([pending])
+            run.discard()
+            raise

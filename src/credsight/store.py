@@ -47,7 +47,6 @@ RUN_FIELDS = [
     pa.field("generated_time", UTC_SECONDS),
     pa.field("collected_at", UTC_SECONDS, nullable=False),
     pa.field("run_id", pa.string(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
 ]
 # user_class is derived (see rollups.user_class) and stored so that every reader agrees on it.
 STORED_SCHEMA = pa.schema([*REPORT_SCHEMA, *RUN_FIELDS, pa.field("user_class", pa.string(), nullable=False)])
@@ -65,9 +64,6 @@ OUTCOME_SCHEMA = pa.schema(
         pa.field("finished_at", UTC_SECONDS, nullable=False),
         pa.field("source", pa.string()),
         pa.field("content_sha256", pa.string()),
-        pa.field("csv_header", pa.string()),
-        pa.field("csv_eol", pa.string()),
-        pa.field("csv_final_eol", pa.bool_()),
     ]
 )
 

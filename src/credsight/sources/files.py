@@ -18,13 +18,13 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from credsight.model import ReportError, check_account_id
-from credsight.runs import Run, Snapshot
+from credsight.runs import Run, Snapshot, write_batches
 from credsight.store import Store, StoreError
 
 DATE_PART = re.compile(r"(?:.*=)?(\d{4}-\d{2}-\d{2})")
 ACCOUNT_PART = re.compile(r"\d{12}")
 PATTERN_FILE = re.compile(r"credentialReport_(\d+)\.csv", re.IGNORECASE)
-BATCH_BYTES = 48 << 20  # about 200,000 rows of report per batch: bounded memory
+BATCH_BYTES = 16 << 20  # about 70,000 rows of report per batch: bounded memory, and parse overlaps write
 
 
 @dataclass(frozen=True)
@@ -130,26 +130,29 @@ def ingest(
     already = stored_reports(store)
     run = Run(store)
     skipped = 0
-    batch: list[Snapshot] = []
-    size = 0
-    try:
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            contents = pool.map(lambda item: files.read(item[0].path, item[1]), found)
-            for (report, _path), content in zip(found, contents, strict=True):
+
+    def batches() -> Iterator[tuple[list[Snapshot], None]]:
+        nonlocal skipped
+        batch: list[Snapshot] = []
+        size = 0
+        with ThreadPoolExecutor(max_workers=16) as readers:
+            for (report, _path), content in zip(
+                found, readers.map(lambda i: files.read(i[0].path, i[1]), found), strict=True
+            ):
                 snapshot = Snapshot(content, report.path, report.snapshot_date, report.account_id)
                 if (snapshot.snapshot_date, snapshot.sha256) in already:
                     skipped += 1
                     continue
+                already.add((snapshot.snapshot_date, snapshot.sha256))
                 batch.append(snapshot)
                 size += len(content)
                 if size >= BATCH_BYTES:
-                    run.write(batch)
+                    yield batch, None
                     batch, size = [], 0
-            if batch:
-                run.write(batch)
-    except BaseException:
-        run.discard()
-        raise
+        if batch:
+            yield batch, None
+
+    write_batches(run, batches())
     return IngestSummary(run.run_id, run.reports_written, run.rows_written, skipped)
 
 

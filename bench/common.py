@@ -1,0 +1,53 @@
+"""What the benchmarks share: demo stores built once and kept under bench/data, timing, sizes."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from credsight.demo import DemoOrganization
+from credsight.demo_store import build_demo_store
+from credsight.store import Store
+
+DATA = Path(__file__).parent / "data"
+
+
+def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0, compact: bool = True) -> Store:
+    """A demo store, built on first use and kept (bench/data is git-ignored)."""
+    folder = DATA / f"demo-{accounts}x{users or 'v'}x{days}-s{seed}{'-c' if compact else ''}"
+    store = Store(str(folder))
+    if not (folder / "built").exists():
+        started = time.perf_counter()
+        build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
+        if compact:
+            store.compact()
+        (folder / "built").write_text(f"{time.perf_counter() - started:.1f} s to build\n")
+    return store
+
+
+def folder_bytes(folder: str | Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def times(action: Callable[[], object], repeat: int = 9, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of each of `repeat` runs after `warmup` unmeasured ones."""
+    for _ in range(warmup):
+        action()
+    measured = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        measured.append(time.perf_counter() - started)
+    return measured
+
+
+def median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms"
+
+
+def machine() -> str:
+    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"

@@ -1,0 +1,107 @@
+"""Query: the questions a dashboard asks, over 1,000 accounts x 100 users x 365 days.
+
+    python -m bench.query [--accounts 1000] [--users 100] [--days 365]
+
+Each question runs through credsight's views (month files sorted by account, user and date,
+plus the daily rollups written with them), and, in the same run, as plain DuckDB SQL over one
+unsorted Parquet file per day: the layout the issue measured as the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from bench.common import demo_store, machine, times
+from credsight.query import Database
+
+BASELINE = {
+    "users_per_day": """
+        SELECT snapshot_date, account_id, count(*) FILTER (WHERE "user" <> '<root_account>') AS users
+        FROM days GROUP BY ALL ORDER BY ALL""",
+    "console_without_mfa_per_day": """
+        SELECT snapshot_date, count(*) FILTER (WHERE password_enabled AND NOT mfa_active) AS console_without_mfa
+        FROM days GROUP BY ALL ORDER BY ALL""",
+    "latest_snapshot": """
+        SELECT * FROM days SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM days GROUP BY ALL)
+        USING (account_id, snapshot_date)""",
+    "user_history": """SELECT * FROM days WHERE account_id = $account AND "user" = $user ORDER BY snapshot_date""",
+    "key_use_per_day": """
+        SELECT snapshot_date, access_key_1_last_used_region AS region, count(*) AS keys FROM days
+        WHERE access_key_1_active GROUP BY ALL ORDER BY ALL""",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    store = demo_store(args.accounts, args.days, users=args.users)
+    build_note = (Path(store.root) / "built").read_text().strip()
+    database = Database(store)
+    first_day, last_day = database.sql("SELECT min(snapshot_date) AS a, max(snapshot_date) AS b FROM daily").rows[0].values()
+    someone = database.sql("SELECT account_id, \"user\" FROM latest WHERE NOT is_root LIMIT 1").rows[0]
+    parameters: dict[str, dict[str, object]] = {
+        "users_per_day": {"from": first_day, "to": last_day},
+        "console_without_mfa_per_day": {"from": first_day, "to": last_day},
+        "latest_snapshot": {},
+        "user_history": {"account": someone["account_id"], "user": someone["user"]},
+        "key_use_per_day": {"from": first_day, "to": last_day},
+    }
+    rows = database.sql("SELECT count(*) AS n FROM reports").rows[0]["n"]
+    files = len(store.live_parts()["reports"])
+    opened = times(lambda: Database(store).close(), repeat=5)
+    ours = {name: times(lambda n=name, p=params: database.named(n, **p)) for name, params in parameters.items()}
+    baseline: dict[str, list[float]] = {}
+    if not args.no_baseline:
+        baseline = measure_baseline(database, parameters)
+    print(f"## Query ({args.accounts:,} accounts x {args.users} users x {args.days} days: {rows:,} rows)\n")
+    print(f"`python -m bench.query --accounts {args.accounts} --users {args.users} --days {args.days}` on {machine()}, "
+          f"duckdb {duckdb.__version__}. Store: {files} report files after `compact` ({files / args.days:.2f} per day); "
+          f"built in {build_note}.\n")
+    print("Median (and worst) of 9 runs after one warm-up, the views already open.\n")
+    print("| question | credsight | one unsorted file per day | speed-up |")
+    print("|---|---:|---:|---:|")
+    for name, measured in ours.items():
+        ref = baseline.get(name)
+        ref_text = f"{statistics.median(ref) * 1000:.0f} ms" if ref else "-"
+        ratio = f"{statistics.median(ref) / statistics.median(measured):.1f}x" if ref else "-"
+        print(f"| {name} | {statistics.median(measured) * 1000:.0f} ms ({max(measured) * 1000:.0f}) | {ref_text} | {ratio} |")
+    print(f"| opening the store (list files, create views) | {statistics.median(opened) * 1000:.0f} ms | - | - |")
+    slowest = max(statistics.median(m) for m in ours.values())
+    print(f"\nTarget: each under 200 ms. Slowest median: {slowest * 1000:.0f} ms.\n")
+
+
+def measure_baseline(database: Database, parameters: dict[str, dict[str, object]]) -> dict[str, list[float]]:
+    folder = tempfile.mkdtemp(prefix="credsight-bench-days-")
+    try:
+        started = time.perf_counter()
+        database.connection.execute(
+            f"COPY (SELECT * FROM report_parts ORDER BY random()) TO '{folder}' "  # noqa: S608 (our temp folder)
+            "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (snapshot_date))"
+        )
+        print(f"<!-- baseline written in {time.perf_counter() - started:.0f} s -->")
+        plain = duckdb.connect()
+        plain.read_parquet(f"{folder}/*/*.parquet", hive_partitioning=True).create_view("days")
+        result: dict[str, list[float]] = {}
+        for name, sql in BASELINE.items():
+            bound = {k: v for k, v in parameters[name].items() if f"${k}" in sql}
+            run: Callable[[], object] = lambda s=sql, b=bound: plain.sql(s, params=b).to_arrow_table()  # noqa: E731
+            result[name] = times(run)
+        return result
+    finally:
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()
