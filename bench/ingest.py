@@ -56,10 +56,12 @@ def main() -> None:
         shutil.rmtree(folder)
     ingest_median, parse_median = statistics.median(ingest_seconds), statistics.median(parse_seconds)
     print(f"## Ingest ({len(inputs):,} files, {rows:,} rows, {csv_bytes / 1e6:.0f} MB of CSV)\n")
-    print(f"`python -m bench.ingest --accounts {args.accounts} --days {args.days} --users {args.users}` on {machine()}\n")
+    print(
+        f"`python -m bench.ingest --accounts {args.accounts} --days {args.days} --users {args.users}` on {machine()}\n"
+    )
     print("| step | median of 3 | rows/s |")
     print("|---|---:|---:|")
-    print(f"| `credsight ingest` (read files, parse, roll up, write Parquet) | {ingest_median:.2f} s | {rows / ingest_median:,.0f} |")
+    print(f"| `credsight ingest` (read, parse, roll up, write) | {ingest_median:.2f} s | {rows / ingest_median:,.0f} |")
     print(f"| parsing alone (in memory) | {parse_median:.2f} s | {rows / parse_median:,.0f} |")
     print(f"\nTarget: at least 300,000 rows/s from CSV to store. Measured: {rows / ingest_median:,.0f} rows/s.\n")
 

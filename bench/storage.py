@@ -47,7 +47,10 @@ def main() -> None:
         shutil.rmtree(folder)
     rows = summary.rows
     print(f"## Storage ({args.accounts} accounts x {args.days} days of the demo organization)\n")
-    print(f"`python -m bench.storage --accounts {args.accounts} --days {args.days}` on {machine()}, duckdb {duckdb.__version__}\n")
+    print(
+        f"`python -m bench.storage --accounts {args.accounts} --days {args.days}` on {machine()}, "
+        f"duckdb {duckdb.__version__}\n"
+    )
     print(f"{rows:,} user-days (rows, root rows included) in {summary.reports:,} reports.\n")
     print("| what | bytes | bytes per user-day | CSV / this |")
     print("|---|---:|---:|---:|")
