@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
+
+from credsight.demo import catalogue
 
 __all__ = ["DemoAccount", "DemoOrganization", "DemoReport"]
 
@@ -48,14 +49,6 @@ _NEVER = 1 << 40  # a day index that no period reaches
 _NA, _NO_INFO, _NOT_SUPPORTED = -1, -2, -3
 _MARKERS = ("", "N/A", "no_information", "not_supported")
 _FLAGS = ("false", "true", "not_supported")
-_REGIONS = tuple(str.split("N/A us-east-1 eu-west-1 us-west-2 eu-central-1 ap-southeast-2 sa-east-1 ap-northeast-1"))
-_US_EAST_1, _EU_WEST_1, _US_WEST_2, _EU_CENTRAL_1, _AP_SOUTHEAST_2, _SA_EAST_1, _AP_NORTHEAST_1 = range(1, 8)
-_SERVICES = (
-    *("N/A", "s3", "sts", "ec2", "lambda", "dynamodb", "cloudformation", "ecr", "logs", "kms", "sqs", "sns"),
-    *("glue", "athena", "backup", "ses", "cloudwatch", "ssm", "secretsmanager", "iam", "route53", "organizations"),
-)
-_FIRST_GLOBAL_SERVICE = _SERVICES.index("iam")  # this one and later ones are global: region N/A
-
 # The 19 columns after user, arn and user_creation_time, in report order.
 (_PW_ENABLED, _PW_USED, _PW_CHANGED, _PW_NEXT, _MFA) = range(5)
 (_K1_ACTIVE, _K1_ROTATED, _K1_USED, _K1_REGION, _K1_SERVICE) = range(5, 10)
@@ -67,72 +60,12 @@ _KEYS = (
 )
 _VOCABULARY: tuple[tuple[str, ...] | None, ...] = (  # None: a timestamp or a marker
     *(_FLAGS, None, None, None, _FLAGS),
-    *(_FLAGS, None, None, _REGIONS, _SERVICES) * 2,
+    *(_FLAGS, None, None, catalogue.REGIONS, catalogue.SERVICES) * 2,
     *(_FLAGS, None, _FLAGS, None),
 )
 _TIME_FIELDS = tuple(f for f, words in enumerate(_VOCABULARY) if words is None)
 
 _ROOT, _HUMAN, _SERVICE, _BREAK_GLASS, _DORMANT = range(5)
-_FIRST = tuple(
-    str.split("alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy rupert sybil trent")
-    + str.split("victor walter wendy amir bea chen dara emeka fatima goran hana ines jonas kenji lena")
-)
-_LAST = tuple(
-    str.split("smith jones garcia chen patel muller rossi kim nguyen silva novak haddad okafor larsen costa ivanova")
-    + str.split("tanaka dubois schmidt brown wilson martin lopez singh cohen khan berg moreau walsh")
-)
-_APPS = tuple(
-    str.split("payments checkout catalog search identity billing analytics orders inventory notifications mobile-api")
-    + str.split("ml-platform reporting shipping pricing")
-)
-_SERVICE_USERS = (  # name, IAM path, the four services its key calls; third-party tools among them
-    ("svc-ci-deploy", "/ci/", "sts s3 lambda cloudformation"),
-    ("terraform", "/ops/", "sts iam ec2 s3"),
-    ("backup-agent", "/", "backup s3 dynamodb s3"),
-    ("svc-github-actions", "/ci/", "sts ecr s3 ecr"),
-    ("jenkins", "/ci/", "sts s3 ecr ec2"),
-    ("svc-log-shipper", "/", "logs s3 logs s3"),
-    ("svc-metrics", "/", "cloudwatch ec2 cloudwatch sts"),
-    ("svc-etl", "/data/", "s3 glue athena s3"),
-    ("svc-orders-worker", "/", "dynamodb sqs kms sns"),
-    ("svc-mailer", "/", "ses sns ses ses"),
-    ("svc-secrets-sync", "/ops/", "secretsmanager kms ssm secretsmanager"),
-    ("svc-dns-updater", "/ops/", "route53 sts route53 route53"),
-    ("svc-iam-audit", "/security/", "iam sts organizations iam"),
-    ("datadog-integration", "/", "cloudwatch ec2 sts logs"),
-    ("snowflake-loader", "/data/", "s3 s3 sts s3"),
-    ("svc-airflow", "/data/", "s3 glue sts athena"),
-    ("svc-artifactory", "/ci/", "s3 s3 ecr s3"),
-    ("svc-vault", "/security/", "iam sts kms iam"),
-    ("splunk-forwarder", "/", "s3 sqs logs s3"),
-    ("svc-sftp-ingest", "/", "s3 kms s3 s3"),
-    ("svc-lambda-deployer", "/ci/", "lambda s3 cloudformation sts"),
-    ("svc-dr-replication", "/", "s3 dynamodb s3 s3"),
-    ("svc-legacy-ftp", "/", "s3 s3 s3 s3"),
-)
-_DR, _LEGACY = len(_SERVICE_USERS) - 2, len(_SERVICE_USERS) - 1  # each lives in one account only
-_QUALIFIERS = ("api", "batch", "reports", "eu", "us", "web", "nightly", "sync", "old", "v2", "staging", "tmp")
-_PERSONAL_SERVICES = "s3 ec2 sts cloudformation"  # what people and roots use their keys for
-
-# OU: users per account (low, high), share of people / service users / dormant users,
-# joined this many days before the period (low, high).
-_OUS: Mapping[str, tuple[int, int, tuple[float, float, float], int, int]] = MappingProxyType(
-    {
-        "Root": (25, 40, (0.6, 0.3, 0.1), 3200, 3300),
-        "Root/Security": (20, 35, (0.5, 0.42, 0.08), 2600, 3100),
-        "Root/Infrastructure": (30, 60, (0.3, 0.62, 0.08), 2200, 3000),
-        "Root/Workloads/Prod": (50, 120, (0.35, 0.58, 0.07), 500, 2400),
-        "Root/Workloads/Dev": (40, 100, (0.55, 0.38, 0.07), 300, 2000),
-        "Root/Sandbox": (20, 30, (0.7, 0.2, 0.1), 30, 700),
-    }
-)
-_HEAD: tuple[tuple[str, str], ...] = (("management", "Root"), ("security-audit", "Root/Security"))
-_HEAD += (
-    ("log-archive", "Root/Security"),
-    ("network", "Root/Infrastructure"),
-    ("shared-services", "Root/Infrastructure"),
-)
-_PASSWORD_POLICY_OUS = ("Root", "Root/Security", "Root/Workloads/Prod")  # 90-day password expiry
 
 
 @dataclass(frozen=True)
@@ -180,22 +113,6 @@ def _padded(words: list[bytes], width: int) -> _U8:
     return matrix
 
 
-def _plan(count: int) -> list[tuple[str, str]]:
-    """Name and OU of each account, management first; the rest split over prod, dev and sandbox."""
-    plan = list(_HEAD[:count])
-    rest = count - len(plan)
-    prod = int(rest * 0.35 + 0.5)
-    for ou, prefix, number, pool in (
-        ("Root/Workloads/Prod", "prod", prod, _APPS),
-        ("Root/Workloads/Dev", "dev", prod, _APPS),
-        ("Root/Sandbox", "sandbox", rest - 2 * prod, _FIRST),
-    ):
-        for k in range(number):
-            suffix = f"-{k // len(pool) + 1}" if k >= len(pool) else ""
-            plan.append((f"{prefix}-{pool[k % len(pool)]}{suffix}", ou))
-    return plan
-
-
 class _Population:
     """Every account and every IAM user that exists on some day of the period, with its history."""
 
@@ -204,12 +121,12 @@ class _Population:
         self.days = days
         self.start = end - _days(days - 1)
         self.base = _epoch(self.start) - _DAY  # midnight of the day the first report's activity happened on
-        plan = _plan(accounts)
+        plan = catalogue.plan(accounts)
         ids: list[int] = []
         while len(ids) < accounts:  # 12 digits; leading zeros happen, and log-archive always has one
             candidate = int(rng.integers(10**9, 10**11) if len(ids) == 2 else rng.integers(0, 10**12))
             ids += [] if candidate in ids else [candidate]
-        before = [int(rng.integers(*_OUS[ou][3:])) for _, ou in plan]  # days joined before the period
+        before = [int(rng.integers(*catalogue.OUS[ou][3:])) for _, ou in plan]  # days joined before the period
         sso = np.where(rng.random(accounts) < 0.75, (days * rng.uniform(0.2, 0.9, accounts)).astype(np.int64), _NEVER)
         order = sorted(range(accounts), key=ids.__getitem__)
         self.accounts = [
@@ -232,12 +149,12 @@ class _Population:
         """Names, kinds and the days each user appears and disappears, sorted as the reports list them."""
         everyone: list[tuple[str, int, int, int, int, int, str, int]] = []
         for a, account in enumerate(self.accounts):
-            low, high, mix, _, _ = _OUS[account.ou_path]
+            low, high, mix, _, _ = catalogue.OUS[account.ou_path]
             slots, sso_account, days = (fixed or int(rng.integers(low, high + 1))) - 1, int(self.sso_day[a]), self.days
             kind = rng.choice(np.array([_HUMAN, _SERVICE, _DORMANT]), size=slots, p=mix)
             if slots and self.break_glass[a]:
                 kind[0] = _BREAK_GLASS
-            story = [_LEGACY] * (a == self.root_key_account) + [_DR] * (a == self.root_signin_account)
+            story = [catalogue.LEGACY] * (a == self.root_key_account) + [catalogue.DR] * (a == self.root_signin_account)
             kind[1 : 1 + len(story)] = _SERVICE  # the legacy key, the disaster-recovery copy in Sydney
             moves = (kind == _HUMAN) & (rng.random(slots) < 0.85)  # to SSO, soon after the account does
             sso = np.where(moves, sso_account + rng.integers(0, 22, slots), _NEVER)
@@ -253,21 +170,27 @@ class _Population:
             vanish_all = [*vanish.tolist(), *[_NEVER] * arrive.size]
             later = np.where(person, sso_account + rng.integers(0, 22, arrive.size), _NEVER)
             sso_all = [*sso.tolist(), *later.tolist()]
-            people = rng.integers(0, len(_FIRST) * len(_LAST), len(kinds)).tolist()
-            pool = rng.permutation(_DR).tolist()  # every ordinary template, each account in its own order
-            users, taken, served, shift = [], set(), 0, int(rng.integers(len(_QUALIFIERS)))
+            people = rng.integers(0, len(catalogue.FIRST) * len(catalogue.LAST), len(kinds)).tolist()
+            pool = rng.permutation(catalogue.DR).tolist()  # every ordinary template, each account in its own order
+            users, taken, served, shift = [], set(), 0, int(rng.integers(len(catalogue.QUALIFIERS)))
             for k, who, *days_of in zip(kinds, people, appear, vanish_all, sso_all, strict=True):
                 template, path = -1, "/"
                 if k == _SERVICE:
                     cycle, index = divmod(max(served - len(story), 0), len(pool))
                     template = story[served] if served < len(story) else pool[index]
-                    name, path = _SERVICE_USERS[template][:2]
-                    name += f"-{_QUALIFIERS[(cycle + template + shift) % len(_QUALIFIERS)]}" if cycle else ""
+                    name, path = catalogue.SERVICE_USERS[template][:2]
+                    name += (
+                        f"-{catalogue.QUALIFIERS[(cycle + template + shift) % len(catalogue.QUALIFIERS)]}"
+                        if cycle
+                        else ""
+                    )
                     served += 1
                 elif k == _BREAK_GLASS:
                     name = "break-glass"
                 else:
-                    name = f"{_FIRST[who % len(_FIRST)]}.{_LAST[who // len(_FIRST)]}"
+                    name = (
+                        f"{catalogue.FIRST[who % len(catalogue.FIRST)]}.{catalogue.LAST[who // len(catalogue.FIRST)]}"
+                    )
                 number, base = 1, name
                 while name in taken:  # namesakes get a number
                     number += 1
@@ -292,9 +215,9 @@ class _Population:
 
         human, service, glass, dormant, root = (kind == k for k in (_HUMAN, _SERVICE, _BREAK_GLASS, _DORMANT, _ROOT))
         new = self.appear > 0
-        legacy = service & (self.tmpl == _LEGACY) & (acct == self.root_key_account)
+        legacy = service & (self.tmpl == catalogue.LEGACY) & (acct == self.root_key_account)
         joined = np.array([_epoch(a.joined) for a in self.accounts], dtype=np.int64)[acct]
-        policy = np.array([a.ou_path in _PASSWORD_POLICY_OUS for a in self.accounts])[acct]
+        policy = np.array([a.ou_path in catalogue.PASSWORD_POLICY_OUS for a in self.accounts])[acct]
         share = np.where(service, u[0] ** 2, u[0])
         share = np.where(legacy, 0.01, np.where(root, 0.0, share))
         span_days = np.maximum((b0 - 2 * _DAY - joined) // _DAY, 1)
@@ -354,19 +277,25 @@ class _Population:
         key_used = np.where(dormant, np.minimum(rotated + (1 + ages[5] % 200) * _DAY, b0 - _DAY), key_used)
         key_used = np.where(new | setup_key | (service & (service_use < 0)), _NA, np.maximum(key_used, rotated + 60))
         key_used = np.where(dormant & (u[17] < 0.3), _NA, key_used)
-        calls = [services.split() for _, _, services in _SERVICE_USERS] + [_PERSONAL_SERVICES.split()]
-        self.services = np.array([[_SERVICES.index(w) for w in row] for row in calls])[self.tmpl]  # -1: personal
-        self.home = np.where(self.tmpl == _DR, _AP_SOUTHEAST_2, np.where(u[12] < 0.55, _US_EAST_1, _EU_WEST_1))
-        self.home = np.where(root_key, _US_EAST_1, self.home)
-        other = np.where(self.home == _US_EAST_1, _EU_WEST_1, _US_EAST_1)
-        self.second = np.where(u[13] < 0.3, np.where(u[14] < 0.5, _US_WEST_2, _EU_CENTRAL_1), other)
-        self.outlier = np.array([_AP_SOUTHEAST_2, _SA_EAST_1, _AP_NORTHEAST_1])[ages[8] % 3]
+        calls = [services.split() for _, _, services in catalogue.SERVICE_USERS] + [catalogue.PERSONAL_SERVICES.split()]
+        self.services = np.array([[catalogue.SERVICES.index(w) for w in row] for row in calls])[
+            self.tmpl
+        ]  # -1: personal
+        self.home = np.where(
+            self.tmpl == catalogue.DR,
+            catalogue.AP_SOUTHEAST_2,
+            np.where(u[12] < 0.55, catalogue.US_EAST_1, catalogue.EU_WEST_1),
+        )
+        self.home = np.where(root_key, catalogue.US_EAST_1, self.home)
+        other = np.where(self.home == catalogue.US_EAST_1, catalogue.EU_WEST_1, catalogue.US_EAST_1)
+        self.second = np.where(u[13] < 0.3, np.where(u[14] < 0.5, catalogue.US_WEST_2, catalogue.EU_CENTRAL_1), other)
+        self.outlier = np.array([catalogue.AP_SOUTHEAST_2, catalogue.SA_EAST_1, catalogue.AP_NORTHEAST_1])[ages[8] % 3]
         first_service = self.services[:, 0]
         s[_K1_ACTIVE] = has_key & ~dormant
         s[_K1_ROTATED] = np.where(has_key, rotated, _NA)
         s[_K1_USED] = np.where(has_key, key_used, _NA)
         s[_K1_SERVICE] = np.where(s[_K1_USED] >= 0, first_service, 0)
-        s[_K1_REGION] = np.where((s[_K1_USED] >= 0) & (first_service < _FIRST_GLOBAL_SERVICE), self.home, 0)
+        s[_K1_REGION] = np.where((s[_K1_USED] >= 0) & (first_service < catalogue.FIRST_GLOBAL_SERVICE), self.home, 0)
 
         # A second key: still active on one service user in ten, left inactive after a rotation on some more.
         two = service & ~new & (service_use > 0) & (u[11] < 0.1)
@@ -379,7 +308,7 @@ class _Population:
         s[_K2_ROTATED] = np.where(two | old_key, k2_rotated, _NA)
         s[_K2_USED] = np.where(two | old_key, k2_used, _NA)
         s[_K2_SERVICE] = np.where(s[_K2_USED] >= 0, first_service, 0)
-        s[_K2_REGION] = np.where((s[_K2_USED] >= 0) & (first_service < _FIRST_GLOBAL_SERVICE), self.home, 0)
+        s[_K2_REGION] = np.where((s[_K2_USED] >= 0) & (first_service < catalogue.FIRST_GLOBAL_SERVICE), self.home, 0)
         self.kuse[1] = np.where(two, 0.3 * kuse1, 0.0)
 
         # X.509 signing certificates survive on a few old service users.
@@ -485,11 +414,11 @@ class _Run:
             where = np.where(draw < 0.9, pop.home, np.where(draw < 0.999, pop.second, pop.outlier))
             s[used, calls] = at[calls]
             s[service, calls] = called[calls]
-            s[region, calls] = np.where(called < _FIRST_GLOBAL_SERVICE, where, 0)[calls]
+            s[region, calls] = np.where(called < catalogue.FIRST_GLOBAL_SERVICE, where, 0)[calls]
         e = pop.outlier_user
         if i == max(pop.days - 10, 0) and e >= 0 and live[e] and s[_K1_ACTIVE, e] == 1:  # a key shows up in Sao Paulo
             s[_K1_USED, e] = max(int(s[_K1_USED, e]), int(s[_K1_ROTATED, e]), t0 + 3 * _HOUR) + 60
-            s[_K1_REGION, e], s[_K1_SERVICE, e] = _SA_EAST_1, _SERVICES.index("sts")
+            s[_K1_REGION, e], s[_K1_SERVICE, e] = catalogue.SA_EAST_1, catalogue.SERVICES.index("sts")
         self.generated = _epoch(pop.start) + i * _DAY + 2 * _HOUR + rng.integers(0, 2 * _HOUR, len(pop.accounts))
 
     def render(self) -> list[DemoReport]:
