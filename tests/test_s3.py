@@ -84,3 +84,17 @@ def test_a_missing_bucket_is_a_clear_error(moto_endpoint: str) -> None:
     store = Store("s3://credsight-missing-bucket/x", endpoint_url=moto_endpoint)
     with pytest.raises(StoreError):
         Run(store).write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)])
+
+
+def test_compact_on_s3_changes_no_view(moto_endpoint: str, bucket: str) -> None:
+    store = Store(f"s3://{bucket}/store", endpoint_url=moto_endpoint)
+    for offset in range(3):
+        day = DAY + dt.timedelta(days=offset)
+        Run(store).write([Snapshot(report(user_row(f"u{offset}")), "r.csv", day, ACCOUNT)])
+    with Database(store) as database:
+        before = database.sql("select * from reports order by all").rows
+    assert store.compact() == 9
+    assert len(store.live_parts()["reports"]) == 1
+    with Database(store) as database:
+        assert database.sql("select * from reports order by all").rows == before
+    assert export(store, ACCOUNT, DAY + dt.timedelta(days=2)) == report(user_row("u2"))
