@@ -122,6 +122,20 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
         ),
         (["query", "--store", "ftp://x/y", "select 1"], "only a folder or s3://bucket/prefix"),
         (["demo", "--accounts", "0"], "Invalid value for '--accounts'"),
+        (
+            [
+                "export",
+                "--store",
+                "{store}",
+                "--date",
+                "2026-11-01",
+                "--account",
+                ACCOUNT,
+                "--out",
+                "{missing}/x/y.csv",
+            ],
+            "cannot write",
+        ),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path: Path, pattern: Path, args: list[str], says: str) -> None:

@@ -136,8 +136,11 @@ def export(
         raise UserError(f"no report for account {account} on {date}; the daily view lists the stored reports")
     if out is None:
         sys.stdout.buffer.write(content)
-    else:
+        return
+    try:
         out.write_bytes(content)
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror}; check the folder exists and is writable") from None
 
 
 @app.command()
@@ -178,8 +181,8 @@ def main() -> None:
         app(standalone_mode=False)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
+    except (typer.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
     except (UserError, ReportError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
