@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -277,3 +278,27 @@ def test_a_store_that_is_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is a file"):
         Store(str(tmp_path / "file")).check_reachable()
     assert os.path.isfile(tmp_path / "file")
+
+
+def test_compaction_puts_the_newest_days_in_row_groups_of_their_own(store: Store) -> None:
+    # Two months: October's last 3 days and November's first 9.
+    start = dt.date(2026, 10, 29)
+    for offset in range(12):
+        day = start + dt.timedelta(days=offset)
+        Run(store).write([Snapshot(report(user_row("alice"), user_row("bob")), f"{offset}.csv", day, ACCOUNT)])
+    store.compact()
+    files = {p.path.split("/")[-2]: p.path for p in store.live_parts()["reports"]}
+
+    def row_group_dates(path: str) -> list[tuple[object, object]]:
+        metadata = pq.read_metadata(path)
+        column = metadata.schema.names.index("snapshot_date")
+        groups = [metadata.row_group(i).column(column).statistics for i in range(metadata.num_row_groups)]
+        return [(g.min, g.max) for g in groups]
+
+    november = row_group_dates(files["snapshot_month=2026-11"])
+    newest = start + dt.timedelta(days=11)
+    assert november[-7:] == [(newest - dt.timedelta(days=k), newest - dt.timedelta(days=k)) for k in range(6, -1, -1)]
+    assert november[0] == (dt.date(2026, 11, 1), dt.date(2026, 11, 2))
+    assert row_group_dates(files["snapshot_month=2026-10"]) == [(start, start + dt.timedelta(days=2))]
+    with Database(store) as database:
+        assert database.sql("select count(*) as n from latest").rows == [{"n": 3}]

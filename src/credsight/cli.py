@@ -169,6 +169,7 @@ def demo(
     else:
         organization = DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users_per_account)
         summary = build_demo_store(target, organization, progress=sys.stderr.isatty())
+        target.compact()
         typer.echo(f"built the demo organization in {store}: {summary.reports} reports, {summary.rows} rows")
     typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)
     if serve:

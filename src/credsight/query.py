@@ -35,18 +35,18 @@ LAYOUT_COLUMNS = ("csv_header", "csv_eol", "csv_final_eol")
 
 VIEWS: dict[str, str] = {
     "superseded": """
-        SELECT account_id, snapshot_date, run_id FROM (
-            SELECT account_id, snapshot_date, run_id,
-                   row_number() OVER (PARTITION BY account_id, snapshot_date ORDER BY run_id DESC) AS newer_runs
-            FROM daily_parts)
-        WHERE newer_runs > 1""",
+        SELECT d.account_id, d.snapshot_date, d.run_id
+        FROM daily_parts AS d
+        JOIN (SELECT account_id, snapshot_date, max(run_id) AS newest FROM daily_parts
+              GROUP BY account_id, snapshot_date HAVING count(*) > 1) AS repeated
+        USING (account_id, snapshot_date)
+        WHERE d.run_id < repeated.newest""",
     "daily": "SELECT * EXCLUDE ({layout_columns}) FROM daily_parts {unsuperseded}",
     "key_use": "SELECT * FROM key_use_parts {unsuperseded}",
     "account_metadata": """
-        SELECT * EXCLUDE (newest) FROM (
-            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY snapshot_date DESC, run_id DESC) AS newest
-            FROM account_parts)
-        WHERE newest = 1""",
+        SELECT account_id, unnest(arg_max(
+            struct_pack(name, email, state, ou_path, joined, tags, snapshot_date, run_id), (snapshot_date, run_id)))
+        FROM account_parts GROUP BY account_id""",
     "accounts": """
         SELECT d.account_id, m.name, m.email, m.state, m.ou_path, m.joined, m.tags,
                d.first_snapshot_date, d.last_snapshot_date, d.snapshots
@@ -73,7 +73,7 @@ QUERIES: dict[str, str] = {
     "console_without_mfa_per_day": """
         SELECT snapshot_date, sum(console_without_mfa) AS console_without_mfa, sum(humans) AS humans
         FROM daily WHERE snapshot_date BETWEEN $from AND $to GROUP BY snapshot_date ORDER BY snapshot_date""",
-    "latest_snapshot": 'SELECT * FROM latest ORDER BY account_id, "user"',
+    "latest_snapshot": "SELECT * FROM latest",  # unordered: sorting every column costs more than reading it
     "user_history": """
         SELECT * FROM reports WHERE account_id = $account AND "user" = $user ORDER BY snapshot_date""",
     "key_use_per_day": """
@@ -137,7 +137,8 @@ class Database:
             self.connection.register(name, dataset)
 
     def _create_views(self) -> None:
-        self.connection.execute(f"CREATE VIEW superseded AS {VIEWS['superseded']}")
+        # Runs replaced by a later run of the same account and day: usually none, always few.
+        self.connection.execute(f"CREATE TEMP TABLE superseded AS {VIEWS['superseded']}")
         has_superseded = self.connection.execute("SELECT count(*) FROM superseded").fetchall()[0][0] > 0
         # Where no day holds two runs of an account (the usual case), skip the anti-join.
         unsuperseded = "ANTI JOIN superseded USING (account_id, snapshot_date, run_id)" if has_superseded else ""
@@ -149,7 +150,9 @@ class Database:
                 format_columns=", ".join(FORMAT_COLUMNS),
                 layout_columns=", ".join(LAYOUT_COLUMNS),
             )
-            self.connection.execute(f"CREATE VIEW {name} AS {text}")
+            # Account metadata is small and joined by every report query: computed once per open.
+            kind = "TEMP TABLE" if name == "account_metadata" else "VIEW"
+            self.connection.execute(f"CREATE {kind} {name} AS {text}")
 
     def sql(self, text: str, parameters: Mapping[str, object] | None = None) -> Result:
         """Run SQL (with $name parameters bound) and return the whole answer as Arrow."""

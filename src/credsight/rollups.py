@@ -33,7 +33,6 @@ DAILY_SCHEMA = pa.schema(
         pa.field("root_active_keys", pa.int64()),
         # What the report was, so it can be written back byte for byte (see model.ReportLayout).
         pa.field("source", pa.string()),
-        pa.field("content_sha256", pa.string()),
         pa.field("csv_header", pa.string(), nullable=False),
         pa.field("csv_eol", pa.string(), nullable=False),
         pa.field("csv_final_eol", pa.bool_(), nullable=False),

@@ -102,8 +102,11 @@ class Run:
         if accounts is not None and accounts.num_rows:
             accounts = accounts.append_column("run_id", pa.array([self.run_id] * accounts.num_rows, pa.string()))
             accounts = accounts.select(ACCOUNT_SCHEMA.names).cast(ACCOUNT_SCHEMA)
-        daily = daily_counts(rows, self._reports(parsed, snapshots))
-        return Batch(self.seq, rows, key_use_counts(rows), accounts, daily, self._outcomes(daily, failures, now))
+        reports = self._reports(parsed, snapshots)
+        daily = daily_counts(rows, reports)
+        return Batch(
+            self.seq, rows, key_use_counts(rows), accounts, daily, self._outcomes(reports, daily, failures, now)
+        )
 
     def commit(self, batch: Batch) -> None:
         """Write a prepared batch; its daily part, written last but the outcomes, makes it visible."""
@@ -164,10 +167,11 @@ class Run:
             }
         )
 
-    def _outcomes(self, daily: pa.Table, failures: Sequence[Failure], now: dt.datetime) -> pa.Table:
-        """One row per account attempted: the reports written (from their daily rows) and the failures."""
-        written = daily.select(["run_id", "account_id", "snapshot_date", "generated_time", "source", "content_sha256"])
-        written = written.append_column("rows", pc.add(daily.column("users"), _root_rows(daily)))
+    def _outcomes(self, reports: pa.Table, daily: pa.Table, failures: Sequence[Failure], now: dt.datetime) -> pa.Table:
+        """One row per account attempted: the reports written and the failures."""
+        keys = ["run_id", "account_id", "snapshot_date"]
+        counted = daily.select(keys).append_column("rows", pc.add(daily.column("users"), _root_rows(daily)))
+        written = reports.select([*keys, "generated_time", "source", "content_sha256"]).join(counted, keys=keys)
         n = written.num_rows
         written = written.append_column("status", pa.array(["success"] * n, pa.string()))
         written = written.append_column("finished_at", pa.array([now] * n, UTC_SECONDS))
