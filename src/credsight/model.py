@@ -17,7 +17,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -178,18 +178,13 @@ def _read_header(first_line: str, source: str) -> tuple[tuple[str, ...], tuple[s
 
 def _split(index: int, content: bytes, source: str) -> _Report:
     """Check the encoding and the header of one report and cut it into header and body."""
-    if not content.strip():
+    if not content or content.isspace():
         raise ReportError(
             source,
             "the file is empty; expected a credential report with its header line",
         )
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = content[: e.start].count(b"\n") + 1
-        raise ReportError(source, f"byte {e.start} is not UTF-8; save the report as UTF-8", line=line) from None
     header_bytes, newline, body = content.partition(b"\n")
-    header = header_bytes.decode("utf-8")
+    header = _decode(header_bytes, source, 0)  # the body is checked by the CSV reader, in bulk
     eol = "\r\n" if header.endswith("\r") else "\n"
     known, extra = _read_header(header, source)
     final_eol = bool(newline) and (body == b"" or body.endswith(b"\n"))
@@ -201,6 +196,15 @@ def _split(index: int, content: bytes, source: str) -> _Report:
     if eol == "\r\n" and body.endswith(b"\r"):
         exact = False  # a CRLF file whose last row ends in a lone CR cannot be told from a final newline
     return _Report(index, ReportLayout(header.rstrip("\r"), eol, final_eol), known, extra, body, rows, exact)
+
+
+def _decode(data: bytes, source: str, offset: int) -> str:
+    """Text from UTF-8 bytes, or a ReportError naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1 + offset
+        raise ReportError(source, f"byte {e.start} is not UTF-8; save the report as UTF-8", line=line) from None
 
 
 def _first_bad(bad: pa.Array) -> int | None:
@@ -319,12 +323,12 @@ def parse_reports(inputs: Sequence[ReportInput]) -> ParsedReports:
         layouts.append(report.layout)
         groups.setdefault((report.known, len(report.extra)), []).append(report)
     sources = [item.source for item in inputs]
-    tables, indexes = [REPORT_SCHEMA.empty_table()], [np.zeros(0, dtype=np.int64)]
+    tables, indexes = [], [np.zeros(0, dtype=np.int64)]
     for (known, n_extra), members in groups.items():
         table, files = _parse_group(known, n_extra, members, inputs, accounts, sources)
         tables.append(table)
         indexes.append(files)
-    rows = pa.concat_tables(tables).combine_chunks()
+    rows = tables[0] if len(tables) == 1 else pa.concat_tables([REPORT_SCHEMA.empty_table(), *tables]).combine_chunks()
     return ParsedReports(rows, pa.array(np.concatenate(indexes)), [a or "" for a in accounts], layouts)
 
 
@@ -340,7 +344,19 @@ def _read_fields(members: list[_Report], width: int, where: _Where) -> pa.Table:
         return "skip"
 
     names = [f"f{i}" for i in range(width)]
-    fields = pcsv.read_csv(
+    try:
+        fields = _read_csv(bodies, names, on_invalid)
+    except pa.ArrowInvalid:
+        for member in members:
+            _decode(member.body, where.sources[member.index], 1)
+        raise
+    if invalid or fields.num_rows != len(where.files):
+        _find_bad_row(members, width, where)
+    return fields
+
+
+def _read_csv(bodies: list[bytes], names: list[str], on_invalid: Callable[[pcsv.InvalidRow], str]) -> pa.Table:
+    return pcsv.read_csv(
         io.BytesIO(b"\n".join(bodies)),
         read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
         parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
@@ -350,9 +366,6 @@ def _read_fields(members: list[_Report], width: int, where: _Where) -> pa.Table:
             quoted_strings_can_be_null=False,
         ),
     )
-    if invalid or fields.num_rows != len(where.files):
-        _find_bad_row(members, width, where)
-    return fields
 
 
 def _find_bad_row(members: list[_Report], width: int, where: _Where) -> None:

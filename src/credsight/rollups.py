@@ -112,34 +112,27 @@ def daily_counts(rows: pa.Table, reports: pa.Table) -> pa.Table:
 
 def key_use_counts(rows: pa.Table) -> pa.Table:
     """Active keys per report by last-used region and service, and how many were used since the day before."""
+    keys = ["snapshot_date", "account_id", "run_id", "region", "service"]
     parts = []
     for n in (1, 2):
-        active = pc.fill_null(rows.column(f"access_key_{n}_active"), False)
-        used = rows.column(f"access_key_{n}_last_used_date")
-        midnight = pc.assume_timezone(pc.cast(rows.column("snapshot_date"), pa.timestamp("s")), "UTC")
+        key = f"access_key_{n}"
+        names = [*keys[:3], f"{key}_last_used_date", f"{key}_last_used_region", f"{key}_last_used_region_marker"]
+        names += [f"{key}_last_used_service", f"{key}_last_used_service_marker"]
+        active = rows.select(names).filter(pc.fill_null(rows.column(f"{key}_active"), False))
+        midnight = pc.assume_timezone(pc.cast(active.column("snapshot_date"), pa.timestamp("s")), "UTC")
         since = pc.subtract(midnight, pa.scalar(dt.timedelta(days=1), pa.duration("s")))
-        recent = pc.fill_null(pc.greater_equal(used, since), False)
         parts.append(
             pa.table(
                 {
-                    "snapshot_date": rows.column("snapshot_date"),
-                    "account_id": rows.column("account_id"),
-                    "run_id": rows.column("run_id"),
-                    "region": pc.coalesce(
-                        rows.column(f"access_key_{n}_last_used_region"),
-                        rows.column(f"access_key_{n}_last_used_region_marker"),
-                    ),
-                    "service": pc.coalesce(
-                        rows.column(f"access_key_{n}_last_used_service"),
-                        rows.column(f"access_key_{n}_last_used_service_marker"),
-                    ),
-                    "keys": pc.cast(active, pa.int64()),
-                    "keys_used_recently": _count(pc.and_(active, recent)),
+                    **{k: active.column(k) for k in keys[:3]},
+                    "region": pc.coalesce(active.column(names[4]), active.column(names[5])),
+                    "service": pc.coalesce(active.column(names[6]), active.column(names[7])),
+                    "keys": pa.repeat(pa.scalar(1, pa.int64()), active.num_rows),
+                    "keys_used_recently": _count(pc.greater_equal(active.column(names[3]), since)),
                 }
-            ).filter(active)
+            )
         )
-    work = pa.concat_tables(parts)
-    keys = ["snapshot_date", "account_id", "run_id", "region", "service"]
-    grouped = work.group_by(keys, use_threads=False).aggregate([("keys", "sum"), ("keys_used_recently", "sum")])
-    grouped = grouped.rename_columns([n.removesuffix("_sum") for n in grouped.column_names])
-    return grouped.select(KEY_USE_SCHEMA.names).cast(KEY_USE_SCHEMA)
+    grouped = pa.concat_tables(parts).group_by(keys, use_threads=False)
+    counted = grouped.aggregate([("keys", "sum"), ("keys_used_recently", "sum")])
+    counted = counted.rename_columns([n.removesuffix("_sum") for n in counted.column_names])
+    return counted.select(KEY_USE_SCHEMA.names).cast(KEY_USE_SCHEMA)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,7 +39,7 @@ class Snapshot:
     account_id: str | None = None
     generated_time: dt.datetime | None = None
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
@@ -52,6 +54,9 @@ class Failure:
     snapshot_date: dt.date | None = None
 
 
+PREPARED_AHEAD = 2
+
+
 @dataclass(frozen=True)
 class Batch:
     """A parsed batch, ready to be written: the tables, in the order they are written."""
@@ -62,6 +67,7 @@ class Batch:
     accounts: pa.Table | None
     daily: pa.Table
     outcomes: pa.Table
+    sources: list[tuple[str, dt.date, str]]  # (account, snapshot date, source) of each report
 
 
 @dataclass
@@ -83,33 +89,39 @@ class Run:
         failures: Sequence[Failure] = (),
     ) -> None:
         """Parse and write one batch. A bad report raises ReportError before anything is written."""
-        self.commit(self.prepare(snapshots, accounts, failures))
+        self.commit(self.prepare(snapshots, accounts, failures, self.next_seq()))
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
     def prepare(
         self,
         snapshots: Sequence[Snapshot],
-        accounts: pa.Table | None = None,
-        failures: Sequence[Failure] = (),
+        accounts: pa.Table | None,
+        failures: Sequence[Failure],
+        seq: int,
     ) -> Batch:
-        """Parse a batch and compute what will be written; raises ReportError on a bad report."""
+        """Parse a batch and compute what will be written; raises ReportError on a bad report.
+
+        Changes nothing in the run, so batches can be prepared side by side.
+        """
         inputs = [ReportInput(s.content, s.source, s.snapshot_date, s.account_id) for s in snapshots]
         parsed = parse_reports(inputs)
-        snapshots = [replace(s, account_id=a) for s, a in zip(snapshots, parsed.accounts, strict=True)]
-        self._check_one_report_per_day(snapshots)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         rows = self._stored_rows(parsed, snapshots, now)
-        self.seq += 1
         if accounts is not None and accounts.num_rows:
             accounts = accounts.append_column("run_id", pa.array([self.run_id] * accounts.num_rows, pa.string()))
             accounts = accounts.select(ACCOUNT_SCHEMA.names).cast(ACCOUNT_SCHEMA)
         reports = self._reports(parsed, snapshots)
         daily = daily_counts(rows, reports)
-        return Batch(
-            self.seq, rows, key_use_counts(rows), accounts, daily, self._outcomes(reports, daily, failures, now)
-        )
+        outcomes = self._outcomes(reports, daily, failures, now)
+        sources = [(a, s.snapshot_date, s.source) for a, s in zip(parsed.accounts, snapshots, strict=True)]
+        return Batch(seq, rows, key_use_counts(rows), accounts, daily, outcomes, sources)
 
     def commit(self, batch: Batch) -> None:
         """Write a prepared batch; its daily part, written last but the outcomes, makes it visible."""
+        self._check_one_report_per_day(batch.sources)
         write = self.store.write_monthly
         self.written += write("reports", self.run_id, batch.seq, batch.rows)
         self.written += write("key_use", self.run_id, batch.seq, batch.key_use)
@@ -121,18 +133,17 @@ class Run:
         self.reports_written += batch.daily.num_rows
         self.rows_written += batch.rows.num_rows
 
-    def _check_one_report_per_day(self, snapshots: Sequence[Snapshot]) -> None:
+    def _check_one_report_per_day(self, sources: Sequence[tuple[str, dt.date, str]]) -> None:
         """A run holds at most one report per account and day; two would be indistinguishable."""
         seen = dict(self.reports_seen)
-        for s in snapshots:
-            key = (s.account_id or "", s.snapshot_date)
-            if key in seen:
+        for account, day, source in sources:
+            if (account, day) in seen:
                 raise ReportError(
-                    s.source,
-                    f"a second report for account {key[0]} on {key[1]} (the first is {seen[key]}); "
+                    source,
+                    f"a second report for account {account} on {day} (the first is {seen[account, day]}); "
                     "ingest one report per account and day",
                 )
-            seen[key] = s.source
+            seen[account, day] = source
         self.reports_seen = seen
 
     def discard(self) -> None:
@@ -146,8 +157,8 @@ class Run:
         generated = pa.array([s.generated_time for s in snapshots], UTC_SECONDS).take(index)
         n = parsed.rows.num_rows
         rows = parsed.rows.append_column("generated_time", generated)
-        rows = rows.append_column("collected_at", pa.array([now] * n, UTC_SECONDS))
-        rows = rows.append_column("run_id", pa.array([self.run_id] * n, pa.string()))
+        rows = rows.append_column("collected_at", pa.repeat(pa.scalar(now, UTC_SECONDS), n))
+        rows = rows.append_column("run_id", pa.repeat(pa.scalar(self.run_id, pa.string()), n))
         rows = rows.append_column("user_class", user_class(rows))
         return rows.select(STORED_SCHEMA.names).cast(STORED_SCHEMA)
 
@@ -156,7 +167,7 @@ class Run:
         return pa.table(
             {
                 "snapshot_date": pa.array([s.snapshot_date for s in snapshots], pa.date32()),
-                "account_id": pa.array([s.account_id for s in snapshots], pa.string()),
+                "account_id": pa.array(parsed.accounts, pa.string()),
                 "run_id": pa.array([self.run_id] * len(snapshots), pa.string()),
                 "generated_time": pa.array([s.generated_time for s in snapshots], UTC_SECONDS),
                 "source": pa.array([s.source for s in snapshots], pa.string()),
@@ -204,21 +215,35 @@ def _root_rows(daily: pa.Table) -> pa.Array:
 def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table | None]]) -> None:
     """Write every batch as part of `run`, or, on any error or interruption, nothing at all.
 
-    Each batch is parsed in this thread while the one before it is written by another: Arrow
-    releases the GIL, so parsing and Parquet writing use both cores.
+    Two threads parse batches while a third writes them in order: Arrow releases the GIL, so
+    both cores work. At most PREPARED_AHEAD batches wait in memory.
     """
-    with ThreadPoolExecutor(max_workers=1) as writer:
-        pending: Future[None] | None = None
+    preparing: deque[Future[Batch]] = deque()
+    committing: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=2) as preparers, ThreadPoolExecutor(max_workers=1) as writer:
+
+        def commit_oldest() -> None:
+            nonlocal committing
+            batch = preparing.popleft().result()
+            if committing is not None:
+                committing.result()
+            committing = writer.submit(run.commit, batch)
+
         try:
             for snapshots, accounts in batches:
-                prepared = run.prepare(snapshots, accounts)
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(run.commit, prepared)
-            if pending is not None:
-                pending.result()
+                preparing.append(preparers.submit(run.prepare, snapshots, accounts, (), run.next_seq()))
+                if len(preparing) >= PREPARED_AHEAD:
+                    commit_oldest()
+            while preparing:
+                commit_oldest()
+            if committing is not None:
+                committing.result()
         except BaseException:
-            if pending is not None:
-                wait([pending])
+            for future in preparing:
+                future.cancel()
+            pending: list[Future[Batch] | Future[None]] = [*preparing]
+            if committing is not None:
+                pending.append(committing)
+            wait(pending)
             run.discard()
             raise

@@ -189,22 +189,28 @@ class Store:
         metadata: dict[bytes, bytes] | None = None,
         table_name: str | None = None,
         tail: bool = False,
+        compacting: bool = False,
     ) -> str:
-        """Write one Parquet file; for a monthly table, in the order of `segments` (row groups)."""
+        """Write one Parquet file; for a monthly table, in the order of `segments` (row groups).
+
+        A batch of reports keeps the order it was read in (by date, account, line): cheap to
+        write, and a date filter skips the other days. Compaction sorts for the long term.
+        """
         if metadata:
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        if table_name is None or (table_name == "reports" and not compacting):
+            ordered = [(table, ROW_GROUP_ROWS)]
+        else:
+            ordered = segments(table_name, table, tail)
         buffer = io.BytesIO()
         with pq.ParquetWriter(
             buffer,
             table.schema,
             compression="zstd",
-            compression_level=6,
+            compression_level=6 if compacting else 1,
             dictionary_pagesize_limit=8 << 20,
-            write_page_index=True,
         ) as writer:
-            for segment, row_group_rows in (
-                segments(table_name, table, tail) if table_name else [(table, ROW_GROUP_ROWS)]
-            ):
+            for segment, row_group_rows in ordered:
                 writer.write_table(segment, row_group_size=row_group_rows)
         return self._write_atomic(directory, name, buffer.getvalue())
 
@@ -213,10 +219,12 @@ class Store:
         check_run_id(run_id)
         if rows.num_rows == 0:
             return []
-        months = pc.strftime(rows.column("snapshot_date"), format="%Y-%m")
+        dates = rows.column("snapshot_date")
+        first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
+        months = pc.strftime(dates, format="%Y-%m") if (first.year, first.month) != (last.year, last.month) else None
         written = []
-        for month in sorted(set(months.to_pylist())):
-            chunk = rows.filter(pc.equal(months, month))
+        for month in sorted(set(months.to_pylist())) if months is not None else [f"{first:%Y-%m}"]:
+            chunk = rows.filter(pc.equal(months, month)) if months is not None else rows
             directory = self._join(table_name, f"snapshot_month={month}")
             name = f"part-{run_id}-{seq:05d}.parquet"
             written.append(self._write_table(directory, name, chunk, table_name=table_name))
@@ -327,7 +335,7 @@ class Store:
                 rows = self.read_files([p.path for p in parts], schema_of(table_name))
                 replaces = {REPLACES_KEY: json.dumps([p.name for p in parts]).encode()}
                 directory = self._join(table_name, month_dir)
-                self._write_table(directory, name, rows, replaces, table_name, tail=month_dir == newest_month)
+                self._write_table(directory, name, rows, replaces, table_name, month_dir == newest_month, True)
             for parts in tables.values():
                 for part in parts:
                     self.delete(part.path)

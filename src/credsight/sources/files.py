@@ -105,8 +105,10 @@ class ReportFiles:
                     yield f"{prefix}{item.path}", item.path
 
     def read(self, display: str, path: str) -> bytes:
-        fs, _ = self._filesystem(display)
         try:
+            if not display.startswith("s3://"):
+                return Path(path).read_bytes()
+            fs, _ = self._filesystem(display)
             with fs.open_input_stream(path) as stream:
                 return bytes(stream.read())
         except OSError as e:
@@ -135,7 +137,7 @@ def ingest(
         nonlocal skipped
         batch: list[Snapshot] = []
         size = 0
-        with ThreadPoolExecutor(max_workers=16) as readers:
+        with ThreadPoolExecutor(max_workers=16 if any(p.startswith("s3://") for p in paths) else 2) as readers:
             for (report, _path), content in zip(
                 found, readers.map(lambda i: files.read(i[0].path, i[1]), found), strict=True
             ):
