@@ -241,9 +241,8 @@ def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table
         except BaseException:
             for future in preparing:
                 future.cancel()
-            pending: list[Future[Batch] | Future[None]] = [*preparing]
+            wait(preparing)
             if committing is not None:
-                pending.append(committing)
-            wait(pending)
+                wait([committing])
             run.discard()
             raise
