@@ -1,6 +1,6 @@
-"""The IAM credential report: its columns, its markers, parsing to Arrow and rendering back.
+"""The IAM credential report: its columns, its markers, its typed rows, and rendering it back.
 
-Parsing normalises once, at the boundary: booleans become booleans, timestamps become UTC
+Parsing (parser.py) normalises once, at the boundary: booleans become booleans, timestamps become UTC
 timestamps, and the three markers AWS writes instead of a value (``N/A``, ``no_information``,
 ``not_supported``) become NULL with the marker kept beside the value in ``<column>_marker``.
 Everything needed to write the report back byte for byte is kept too: the header line, the
@@ -8,30 +8,24 @@ line ending, the final newline, each row's line number and, for the rare row who
 rendering differs from what was read, the original line.
 
 Reference: AWS IAM User Guide, "Getting credential reports for your AWS account".
-This module imports nothing else of credsight.
+This module imports nothing else of credsight; parser.py imports only this.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 
 ROOT_USER = "<root_account>"
 MARKERS = ("N/A", "no_information", "not_supported")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
 ACCOUNT_ID = re.compile(r"\d{12}")
-CANONICAL_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$"
-ARN_ACCOUNT = r"^arn:aws(?:-us-gov|-cn)?:iam::(?P<account>\d{12}):(?:root|user/.+)$"
 
 
 class Kind(Enum):
@@ -140,23 +134,7 @@ class ReportLayout:
     final_eol: bool
 
 
-@dataclass(frozen=True)
-class _Report:
-    """One input, decoded and split at its header: what the batch parser needs of it."""
-
-    index: int
-    layout: ReportLayout
-    known: tuple[str, ...]
-    extra: tuple[str, ...]
-    body: bytes  # the data lines, without the final line ending
-    rows: int
-    exact: bool  # False when some lines may not be written back canonically (quotes, mixed endings)
-
-    def lines(self) -> list[str]:
-        return self.body.decode("utf-8").split("\n") if self.rows else []
-
-
-def _read_header(first_line: str, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def read_header(first_line: str, source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     names = tuple(first_line.lstrip("\ufeff").rstrip("\r").split(","))
     for known in (CURRENT_HEADER, OLD_HEADER):
         if names[: len(known)] == known:
@@ -174,106 +152,6 @@ def _read_header(first_line: str, source: str) -> tuple[tuple[str, ...], tuple[s
                 column=str(i + 1),
             )
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _split(index: int, content: bytes, source: str) -> _Report:
-    """Check the encoding and the header of one report and cut it into header and body."""
-    if not content or content.isspace():
-        raise ReportError(
-            source,
-            "the file is empty; expected a credential report with its header line",
-        )
-    header_bytes, newline, body = content.partition(b"\n")
-    header = _decode(header_bytes, source, 0)  # the body is checked by the CSV reader, in bulk
-    eol = "\r\n" if header.endswith("\r") else "\n"
-    known, extra = _read_header(header, source)
-    final_eol = bool(newline) and (body == b"" or body.endswith(b"\n"))
-    if final_eol and body:
-        body = body[:-1]
-    rows = body.count(b"\n") + 1 if body else 0
-    crs = body.count(b"\r")
-    exact = b'"' not in body and crs == (rows if eol == "\r\n" else 0)
-    if eol == "\r\n" and body.endswith(b"\r"):
-        exact = False  # a CRLF file whose last row ends in a lone CR cannot be told from a final newline
-    return _Report(index, ReportLayout(header.rstrip("\r"), eol, final_eol), known, extra, body, rows, exact)
-
-
-def _decode(data: bytes, source: str, offset: int) -> str:
-    """Text from UTF-8 bytes, or a ReportError naming the line of the first bad byte."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1 + offset
-        raise ReportError(source, f"byte {e.start} is not UTF-8; save the report as UTF-8", line=line) from None
-
-
-def _first_bad(bad: pa.Array) -> int | None:
-    found = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
-    return int(found[0]) if found.size else None
-
-
-@dataclass
-class _Where:
-    """Maps a row of a batch back to its file and line, for error messages."""
-
-    files: np.ndarray
-    line_numbers: np.ndarray
-    sources: Sequence[str]
-
-    def fail(self, row: int, message: str, column: str | None = None) -> None:
-        raise ReportError(
-            self.sources[self.files[row]],
-            message,
-            line=int(self.line_numbers[row]),
-            column=column,
-        )
-
-    def fail_at(self, row: int | None, column: str, raw: pa.Array, what: str) -> None:
-        if row is not None:
-            value = raw[row].as_py()
-            self.fail(
-                row,
-                f"{value!r} does not parse: {what}; correct the value or export the report again",
-                column,
-            )
-
-
-def _typed(name: str, raw: pa.Array, where: _Where) -> tuple[pa.Array, pa.Array, pa.Array | None]:
-    """Convert one column of raw strings into (value, marker, written-canonically-or-None)."""
-    kind = COLUMNS[name]
-    is_marker = pc.is_in(raw, value_set=pa.array(MARKERS))
-    marker = pc.if_else(is_marker, raw, pa.scalar(None, pa.string()))
-    value: pa.Array
-    canonical = None
-    if kind is Kind.TEXT:
-        value = pc.if_else(is_marker, pa.scalar(None, pa.string()), raw)
-    elif kind is Kind.BOOL:
-        ok = pc.or_(is_marker, pc.is_in(raw, value_set=pa.array(["true", "false"])))
-        where.fail_at(_first_bad(pc.invert(ok)), name, raw, "expected true or false")
-        value = pc.if_else(is_marker, pa.scalar(None, pa.bool_()), pc.equal(raw, "true"))
-    else:
-        text = pc.if_else(is_marker, pa.scalar(None, pa.string()), raw)
-        try:
-            value = pc.cast(text, UTC_SECONDS)
-        except pa.ArrowInvalid:
-            parsed = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True)
-            bad = pc.and_(pc.invert(is_marker), pc.is_null(parsed))
-            where.fail_at(
-                _first_bad(bad),
-                name,
-                raw,
-                "expected a timestamp like 2014-10-16T16:03:09+00:00",
-            )
-            value = parsed
-        # What AWS writes: 25 characters, a T at 10, offset +00:00 (the value parsed, so the rest is digits).
-        canonical = pc.or_(
-            is_marker,
-            pc.and_(
-                pc.and_(pc.equal(pc.utf8_length(raw), 25), pc.ends_with(raw, "+00:00")),
-                pc.equal(pc.utf8_slice_codeunits(raw, 10, 11), "T"),
-            ),
-        )
-    return value, marker, canonical
 
 
 def render_lines(table: pa.Table, known: Sequence[str]) -> pa.Array:
@@ -296,211 +174,9 @@ def render_lines(table: pa.Table, known: Sequence[str]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, ",")
 
 
-@dataclass(frozen=True)
-class ParsedReports:
-    """Rows of REPORT_SCHEMA, each row's input (a position in the inputs), each input's account."""
-
-    rows: pa.Table
-    input_index: pa.Array
-    accounts: list[str]
-    layouts: list[ReportLayout]
-
-
-def parse_reports(inputs: Sequence[ReportInput]) -> ParsedReports:
-    """Parse many reports at once (one vectorised pass) into rows of REPORT_SCHEMA.
-
-    Raises ReportError naming the file, line and column of the first problem; nothing is
-    returned for any file when one is bad, so callers write all or nothing.
-    """
-    groups: dict[tuple[tuple[str, ...], int], list[_Report]] = {}
-    accounts: list[str | None] = []
-    layouts: list[ReportLayout] = []
-    for index, item in enumerate(inputs):
-        if item.account_id is not None:
-            check_account_id(item.account_id, item.source)
-        accounts.append(item.account_id)
-        report = _split(index, item.content, item.source)
-        layouts.append(report.layout)
-        groups.setdefault((report.known, len(report.extra)), []).append(report)
-    sources = [item.source for item in inputs]
-    tables, indexes = [], [np.zeros(0, dtype=np.int64)]
-    for (known, n_extra), members in groups.items():
-        table, files = _parse_group(known, n_extra, members, inputs, accounts, sources)
-        tables.append(table)
-        indexes.append(files)
-    rows = tables[0] if len(tables) == 1 else pa.concat_tables([REPORT_SCHEMA.empty_table(), *tables]).combine_chunks()
-    return ParsedReports(rows, pa.array(np.concatenate(indexes)), [a or "" for a in accounts], layouts)
-
-
-def _read_fields(members: list[_Report], width: int, where: _Where) -> pa.Table:
-    """All data lines of the group as a table of `width` string columns, one row per line."""
-    bodies = [m.body for m in members if m.rows]
-    if not bodies:
-        return pa.table({f"f{i}": pa.array([], pa.string()) for i in range(width)})
-    invalid: list[str] = []
-
-    def on_invalid(row: pcsv.InvalidRow) -> str:
-        invalid.append(row.text or "")
-        return "skip"
-
-    names = [f"f{i}" for i in range(width)]
-    try:
-        fields = _read_csv(bodies, names, on_invalid)
-    except pa.ArrowInvalid:
-        for member in members:
-            _decode(member.body, where.sources[member.index], 1)
-        raise
-    if invalid or fields.num_rows != len(where.files):
-        _find_bad_row(members, width, where)
-    return fields
-
-
-def _read_csv(bodies: list[bytes], names: list[str], on_invalid: Callable[[pcsv.InvalidRow], str]) -> pa.Table:
-    return pcsv.read_csv(
-        io.BytesIO(b"\n".join(bodies)),
-        read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
-        parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-        convert_options=pcsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-
-
-def _find_bad_row(members: list[_Report], width: int, where: _Where) -> None:
-    """The slow, exact search for the first line whose field count is wrong."""
-    for member in members:
-        for number, line in enumerate(member.lines(), start=2):
-            count = len(next(csv.reader([line.rstrip("\r")]))) if line.strip() else 0
-            if count != width:
-                raise ReportError(
-                    where.sources[member.index],
-                    f"row has {count} fields, the header has {width}; the file is cut or edited, export it again",
-                    line=number,
-                )
-    raise ReportError(where.sources[members[0].index], "the rows could not be split into fields")  # pragma: no cover
-
-
-def _parse_group(
-    known: tuple[str, ...],
-    n_extra: int,
-    members: list[_Report],
-    inputs: Sequence[ReportInput],
-    accounts: list[str | None],
-    sources: Sequence[str],
-) -> tuple[pa.Table, np.ndarray]:
-    files = np.concatenate([np.full(m.rows, m.index, dtype=np.int64) for m in members])
-    line_numbers = np.concatenate([np.arange(2, m.rows + 2, dtype=np.int32) for m in members])
-    where = _Where(files, line_numbers, sources)
-    width = len(known) + n_extra
-    fields = _read_fields(members, width, where)
-    n = fields.num_rows
-    blank = _first_bad(pc.equal(fields.column(0), ""))
-    if blank is not None:
-        where.fail(
-            blank,
-            "the row is empty or has no user name; remove blank lines or export the report again",
-        )
-    member_of = np.searchsorted(np.array([m.index for m in members]), files)
-    exact = pa.array(np.array([m.exact for m in members], dtype=bool)[member_of])
-    snapshot_dates = np.array([inputs[m.index].snapshot_date for m in members], dtype="datetime64[D]")[member_of]
-    columns: dict[str, pa.Array] = {}
-    for position, name in enumerate(known):
-        raw = fields.column(position).combine_chunks()
-        if name in IDENTITY_COLUMNS:
-            columns[name] = raw
-        else:
-            columns[name], columns[f"{name}_marker"], canonical = _typed(name, raw, where)
-            if canonical is not None:
-                exact = pc.and_(exact, canonical)
-    account_of_row = _accounts_from_arns(columns["arn"], members, accounts, where)
-
-    if n_extra:
-        extra_columns = [fields.column(len(known) + i).combine_chunks() for i in range(n_extra)]
-        offsets = pa.array(np.arange(0, n + 1, dtype=np.int32) * n_extra)
-        extras = pa.ListArray.from_arrays(offsets, _interleave(extra_columns))
-    else:
-        extras = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], pa.string()))
-    table = {
-        "account_id": account_of_row,
-        "snapshot_date": pa.array(snapshot_dates, pa.date32()),
-        **columns,
-        "extra_values": extras,
-        "line_number": pa.array(line_numbers, pa.int32()),
-        "raw_line": _raw_lines(exact, members, member_of, line_numbers),
-    }
-    for name in REPORT_SCHEMA.names:
-        if name not in table:
-            table[name] = pa.nulls(n, REPORT_SCHEMA.field(name).type)
-    return pa.table(table).select(REPORT_SCHEMA.names).cast(REPORT_SCHEMA), files
-
-
-def _interleave(columns: list[pa.Array]) -> pa.Array:
-    """Row-major values of several equal-length string columns: a0, b0, a1, b1, ..."""
-    stacked = pa.concat_arrays(columns)
-    n = len(columns[0])
-    order = (np.arange(len(columns))[None, :] * n + np.arange(n)[:, None]).ravel()
-    return stacked.take(pa.array(order))
-
-
-def _raw_lines(
-    exact: pa.Array,
-    members: list[_Report],
-    member_of: np.ndarray,
-    line_numbers: np.ndarray,
-) -> pa.Array:
-    """The original text of the rows that canonical rendering would not give back; NULL elsewhere."""
-    inexact = np.flatnonzero(~exact.to_numpy(zero_copy_only=False))
-    if not inexact.size:
-        return pa.nulls(len(exact), pa.string())
-    values: list[str | None] = [None] * len(exact)
-    cache: dict[int, list[str]] = {}
-    for row in inexact.tolist():
-        member = members[member_of[row]]
-        if member.index not in cache:
-            cache[member.index] = member.lines()
-        values[row] = cache[member.index][line_numbers[row] - 2]
-    return pa.array(values, pa.string())
-
-
-def _accounts_from_arns(arns: pa.Array, members: list[_Report], accounts: list[str | None], where: _Where) -> pa.Array:
-    """Each row's account: the file's, which every ARN must agree with; or the ARNs' own."""
-    found = pc.struct_field(pc.extract_regex(arns, ARN_ACCOUNT), "account")
-    bad_arn = _first_bad(pc.is_null(found))
-    if bad_arn is not None:
-        where.fail_at(
-            bad_arn,
-            "arn",
-            arns,
-            "expected arn:aws:iam::<12-digit account>:user/<name> or :root",
-        )
-    start = 0
-    for member in members:
-        if accounts[member.index] is None:
-            if member.rows == 0:
-                raise ReportError(
-                    where.sources[member.index],
-                    "the report has no rows and no account in its path; pass --account",
-                )
-            accounts[member.index] = found[start].as_py()
-        start += member.rows
-    member_ids = np.searchsorted(np.array([m.index for m in members]), where.files)
-    expected = pa.array([accounts[m.index] for m in members], pa.string()).take(pa.array(member_ids))
-    mismatch = _first_bad(pc.not_equal(found, expected))
-    if mismatch is not None:
-        where.fail(
-            mismatch,
-            f"ARN account {found[mismatch].as_py()} differs from the report's account {expected[mismatch].as_py()}; "
-            "the file is in the wrong folder or holds another account's rows",
-            column="arn",
-        )
-    return expected
-
-
 def render_report(rows: pa.Table, layout: ReportLayout) -> bytes:
     """Write one report's rows (in any order) and its layout back to the exact bytes they were read from."""
-    known, _extra = _read_header(layout.header, "stored report")
+    known, _extra = read_header(layout.header, "stored report")
     cr = "\r" if layout.eol == "\r\n" else ""
     lines = [layout.header + cr]
     if rows.num_rows:

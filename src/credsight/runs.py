@@ -18,7 +18,8 @@ from functools import cached_property
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credsight.model import UTC_SECONDS, ParsedReports, ReportError, ReportInput, parse_reports
+from credsight.model import UTC_SECONDS, ReportError, ReportInput
+from credsight.parser import ParsedReports, parse_reports
 from credsight.rollups import daily_counts, key_use_counts, user_class
 from credsight.store import (
     ACCOUNT_SCHEMA,

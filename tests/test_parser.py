@@ -12,9 +12,9 @@ from credsight.model import (
     OLD_HEADER,
     ReportError,
     ReportInput,
-    parse_reports,
     render_report,
 )
+from credsight.parser import parse_reports
 from tests.conftest import ACCOUNT, DAY, report, user_row
 
 
