@@ -25,7 +25,7 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
             store.compact()
-        (folder / "built").write_text(f"{time.perf_counter() - started:.1f} s to build\n")
+        (folder / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
     return store
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import os
 import subprocess
 import sys
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credsight.model import COLUMNS, CURRENT_HEADER, MARKERS, Kind, ReportError
+from credsight.model import COLUMNS, CURRENT_HEADER, MARKERS, OLD_HEADER, Kind, ReportError
 from credsight.query import Database, original_report
 from credsight.runs import Run, Snapshot
 from credsight.store import Store, StoreError, check_run_id
@@ -35,37 +37,47 @@ def count(store: Store, sql: str) -> int:
 
 # -- byte-for-byte round trip, for any report ------------------------------------------------
 
-names = st.from_regex(r"[A-Za-z0-9+=.@_-]{1,24}", fullmatch=True).filter(lambda n: n != "<root_account>")
+# IAM user names allow letters, digits and +=,.@_- (a comma makes the CSV quote the field).
+names = st.from_regex(r"[A-Za-z0-9+=,.@_-]{1,24}", fullmatch=True)
 moments = st.datetimes(min_value=dt.datetime(2010, 1, 1), max_value=dt.datetime(2030, 1, 1)).map(
     lambda d: d.replace(microsecond=0, tzinfo=dt.UTC)
 )
-time_text = st.one_of(st.sampled_from(MARKERS), moments.map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S+00:00")))
+# AWS writes +00:00; other offsets and Z parse too and must come back exactly as written.
+time_formats = st.sampled_from(["%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+02:00"])
+time_text = st.one_of(st.sampled_from(MARKERS), st.builds(lambda d, f: d.strftime(f), moments, time_formats))
 bool_text = st.sampled_from(["true", "false", *MARKERS])
 text_text = st.one_of(st.sampled_from(MARKERS), st.sampled_from(["us-east-1", "eu-west-1", "s3", "sts", "iam"]))
+extra_text = st.from_regex(r"[a-z0-9=;: ]{0,12}", fullmatch=True)
 
 
 @st.composite
-def user_rows(draw: st.DrawFn) -> dict[str, str]:
+def user_rows(draw: st.DrawFn, extra: int) -> list[str]:
     name = draw(names)
-    row = {"user": name, "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}"}
+    row = [name, f"arn:aws:iam::{ACCOUNT}:user/{name}"]
     strategies = {Kind.TIME: time_text, Kind.BOOL: bool_text, Kind.TEXT: text_text}
-    for column in CURRENT_HEADER[2:]:
-        row[column] = draw(strategies[COLUMNS[column]])
-    return row
+    row += [draw(strategies[COLUMNS[column]]) for column in CURRENT_HEADER[2:]]
+    return row + [draw(extra_text) for _ in range(extra)]
 
 
 @st.composite
 def reports(draw: st.DrawFn) -> bytes:
-    rows = draw(st.lists(user_rows(), max_size=8, unique_by=lambda r: r["user"]))
-    return report(
-        *rows,
-        old=draw(st.booleans()),
-        eol=draw(st.sampled_from(["\n", "\r\n"])),
-        final=draw(st.booleans()),
-    )
+    """Any report: old or new header, extra columns, BOM, line endings, quoted fields."""
+    old, extra = draw(st.booleans()), draw(st.integers(0, 2))
+    header = list(OLD_HEADER if old else CURRENT_HEADER) + [f"extra_{i}" for i in range(extra)]
+    keep = [i for i, name in enumerate(CURRENT_HEADER) if name in header] + list(range(22, 22 + extra))
+    rows = draw(st.lists(user_rows(extra), max_size=8, unique_by=lambda r: r[0]))
+    buffer = io.StringIO()
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    writer = csv.writer(buffer, lineterminator=eol)
+    writer.writerow(header)
+    writer.writerows([[row[i] for i in keep] for row in rows])
+    text = buffer.getvalue()
+    if not draw(st.booleans()):
+        text = text[: -len(eol)]
+    return (("\ufeff" if draw(st.booleans()) else "") + text).encode()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=reports())
 def test_any_report_survives_parse_store_export_byte_for_byte(tmp_path: Path, content: bytes) -> None:
     store = Store(str(tmp_path / f"s{abs(hash(content))}"))

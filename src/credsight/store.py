@@ -81,6 +81,10 @@ ACCOUNT_SCHEMA = pa.schema(
     ]
 )
 
+# What an S3 store needs, on the bucket (ListBucket) and on the store's prefix (the rest);
+# the deployment templates grant exactly these (see the deploy issue's test).
+PERMISSIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+
 MONTHLY_TABLES = ("reports", "daily", "key_use", "accounts")
 SORT_KEYS = {
     "reports": ["account_id", "user", "snapshot_date", "run_id"],

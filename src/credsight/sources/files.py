@@ -24,6 +24,7 @@ from credsight.store import Store, StoreError
 DATE_PART = re.compile(r"(?:.*=)?(\d{4}-\d{2}-\d{2})")
 ACCOUNT_PART = re.compile(r"\d{12}")
 PATTERN_FILE = re.compile(r"credentialReport_(\d+)\.csv", re.IGNORECASE)
+PERMISSIONS = ("s3:ListBucket", "s3:GetObject")  # to import the pattern's bucket
 BATCH_BYTES = 16 << 20  # about 70,000 rows of report per batch: bounded memory, and parse overlaps write
 
 
