@@ -162,10 +162,6 @@ class Store:
                 raise StoreError(f"refusing the path component {part!r}: it would leave the store")
         return "/".join([self.root, *parts])
 
-    @staticmethod
-    def month_of(day: dt.date) -> str:
-        return f"snapshot_month={day:%Y-%m}"
-
     # -- writing -------------------------------------------------------------------------
 
     def _write_atomic(self, directory: str, name: str, data: bytes) -> str:
