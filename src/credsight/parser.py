@@ -116,6 +116,10 @@ class _Where:
 def _typed(name: str, raw: pa.Array, where: _Where) -> tuple[pa.Array, pa.Array, pa.Array | None]:
     """Convert one column of raw strings into (value, marker, written-canonically-or-None)."""
     kind = COLUMNS[name]
+    if kind is Kind.BOOL:
+        true = pc.equal(raw, "true")
+        if pc.all(pc.or_(true, pc.equal(raw, "false"))).as_py():  # the usual case: no marker at all
+            return true, pa.nulls(len(raw), pa.string()), None
     is_marker = pc.is_in(raw, value_set=pa.array(MARKERS))
     marker = pc.if_else(is_marker, raw, pa.scalar(None, pa.string()))
     value: pa.Array
@@ -145,7 +149,7 @@ def _typed(name: str, raw: pa.Array, where: _Where) -> tuple[pa.Array, pa.Array,
             is_marker,
             pc.and_(
                 pc.and_(pc.equal(pc.utf8_length(raw), 25), pc.ends_with(raw, "+00:00")),
-                pc.equal(pc.utf8_slice_codeunits(raw, 10, 11), "T"),
+                pc.equal(pc.find_substring(raw, "T"), 10),
             ),
         )
     return value, marker, canonical
