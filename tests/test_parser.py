@@ -203,3 +203,10 @@ def test_one_bad_report_fails_the_whole_batch() -> None:
 def test_old_header_is_recognised_exactly() -> None:
     assert len(OLD_HEADER) == 16 and len(CURRENT_HEADER) == 22
     assert all("last_used_" not in c for c in OLD_HEADER)
+
+
+def test_values_quoted_in_errors_are_cut_short() -> None:
+    secret = "x" * 200
+    with pytest.raises(ReportError) as caught:
+        parse(report(user_row("bob", mfa_active=secret)))
+    assert secret not in str(caught.value) and "'" + "x" * 40 + "...'" in str(caught.value)

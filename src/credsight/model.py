@@ -115,12 +115,17 @@ class ReportInput:
     account_id: str | None = None
 
 
+def quoted(value: str, limit: int = 40) -> str:
+    """A value from a file, quoted for an error message and cut short: errors end up in logs."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def check_account_id(value: str, source: str) -> str:
     """Return the account id if it is 12 digits, else raise; ids become paths in the store."""
     if not ACCOUNT_ID.fullmatch(value):
         raise ReportError(
             source,
-            f"account id {value!r} is not 12 digits; give the AWS account id, e.g. 012345678901",
+            f"account id {quoted(value)} is not 12 digits; give the AWS account id, e.g. 012345678901",
         )
     return value
 
@@ -143,7 +148,7 @@ def read_header(first_line: str, source: str) -> tuple[tuple[str, ...], tuple[st
     for i, want in enumerate(expected):
         got = names[i] if i < len(names) else None
         if got != want:
-            found = "nothing" if got is None else repr(got)
+            found = "nothing" if got is None else quoted(got)
             raise ReportError(
                 source,
                 f"header has {found} where {want!r} belongs; "

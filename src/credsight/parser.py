@@ -29,6 +29,7 @@ from credsight.model import (
     ReportInput,
     ReportLayout,
     check_account_id,
+    quoted,
     read_header,
 )
 
@@ -105,10 +106,10 @@ class _Where:
 
     def fail_at(self, row: int | None, column: str, raw: pa.Array, what: str) -> None:
         if row is not None:
-            value = raw[row].as_py()
+            value = quoted(raw[row].as_py())
             self.fail(
                 row,
-                f"{value!r} does not parse: {what}; correct the value or export the report again",
+                f"{value} does not parse: {what}; correct the value or export the report again",
                 column,
             )
 
