@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from credsight.model import COLUMNS, CURRENT_HEADER, MARKERS, OLD_HEADER, Kind, ReportError
 from credsight.query import Database, original_report
-from credsight.runs import Run, Snapshot
+from credsight.runs import Failure, Run, Snapshot
 from credsight.store import Store, StoreError, check_run_id
 from tests.conftest import ACCOUNT, DAY, report, user_row
 
@@ -314,3 +314,23 @@ def test_compaction_puts_the_newest_days_in_row_groups_of_their_own(store: Store
     assert row_group_dates(files["snapshot_month=2026-10"]) == [(start, start + dt.timedelta(days=2))]
     with Database(store) as database:
         assert database.sql("select count(*) as n from latest").rows == [{"n": 3}]
+
+
+def test_a_failed_account_is_recorded_and_never_looks_empty(store: Store) -> None:
+    other = "109876543210"
+    failure = Failure(other, "access_denied", "not authorized to perform sts:AssumeRole", DAY)
+    Run(store).write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)], failures=[failure])
+    with Database(store) as database:
+        runs = database.sql("select account_id, status, error_class, error_message, rows from runs order by 1").rows
+        assert runs == [
+            {"account_id": ACCOUNT, "status": "success", "error_class": None, "error_message": None, "rows": 2},
+            {
+                "account_id": other,
+                "status": "failed",
+                "error_class": "access_denied",
+                "error_message": "not authorized to perform sts:AssumeRole",
+                "rows": None,
+            },
+        ]
+        assert database.sql("select account_id from daily").rows == [{"account_id": ACCOUNT}]
+        assert database.sql("select count(*) as n from reports where account_id = $a", {"a": other}).rows == [{"n": 0}]
