@@ -25,6 +25,7 @@ DATE_PART = re.compile(r"(?:.*=)?(\d{4}-\d{2}-\d{2})")
 ACCOUNT_PART = re.compile(r"\d{12}")
 PATTERN_FILE = re.compile(r"credentialReport_(\d+)\.csv", re.IGNORECASE)
 PERMISSIONS = ("s3:ListBucket", "s3:GetObject")  # to import the pattern's bucket
+READ_AHEAD = 256  # files read at once (S3 GETs in flight are bounded by the reader threads)
 BATCH_BYTES = 16 << 20  # about 70,000 rows of report per batch: bounded memory, and parse overlaps write
 
 
@@ -139,9 +140,7 @@ def ingest(
         batch: list[Snapshot] = []
         size = 0
         with ThreadPoolExecutor(max_workers=16 if any(p.startswith("s3://") for p in paths) else 2) as readers:
-            for (report, _path), content in zip(
-                found, readers.map(lambda i: files.read(i[0].path, i[1]), found), strict=True
-            ):
+            for report, content in _read_ahead(files, found, readers):
                 snapshot = Snapshot(content, report.path, report.snapshot_date, report.account_id)
                 if (snapshot.snapshot_date, snapshot.sha256) in already:
                     skipped += 1
@@ -157,6 +156,15 @@ def ingest(
 
     write_batches(run, batches())
     return IngestSummary(run.run_id, run.reports_written, run.rows_written, skipped)
+
+
+def _read_ahead(
+    files: ReportFiles, found: list[tuple[FoundReport, str]], readers: ThreadPoolExecutor
+) -> Iterator[tuple[FoundReport, bytes]]:
+    """Each report with its bytes, in order, read READ_AHEAD files at a time: memory stays bounded."""
+    for start in range(0, len(found), READ_AHEAD):
+        window = found[start : start + READ_AHEAD]
+        yield from zip((r for r, _ in window), readers.map(lambda i: files.read(i[0].path, i[1]), window), strict=True)
 
 
 def stored_reports(store: Store) -> set[tuple[dt.date, str]]:
