@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -98,3 +102,18 @@ def test_compact_on_s3_changes_no_view(moto_endpoint: str, bucket: str) -> None:
     with Database(store) as database:
         assert database.sql("select * from reports order by all").rows == before
     assert export(store, ACCOUNT, DAY + dt.timedelta(days=2)) == report(user_row("u2"))
+
+
+def test_cli_ingests_the_pattern_bucket_into_an_s3_store_and_queries_it(moto_endpoint: str, bucket: str) -> None:
+    pattern_bucket(moto_endpoint, bucket)
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_endpoint, "CREDSIGHT_STORE": f"s3://{bucket}/store"}
+    command = [sys.executable, "-m", "credsight.cli"]
+    ingested = subprocess.run(
+        [*command, "ingest", f"s3://{bucket}/credential-reports"], env=env, capture_output=True, text=True
+    )
+    assert ingested.returncode == 0, ingested.stderr
+    assert "ingested 6 reports (12 rows)" in ingested.stdout
+    sql = "select account_id, count(*) as reports from daily group by 1 order by 1"
+    queried = subprocess.run([*command, "query", sql, "--format", "json"], env=env, capture_output=True, text=True)
+    assert queried.returncode == 0, queried.stderr
+    assert json.loads(queried.stdout) == [{"account_id": ACCOUNT, "reports": 3}, {"account_id": OTHER, "reports": 3}]
