@@ -19,11 +19,13 @@ import datetime
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import numpy.typing as npt
 
 from credsight.demo import catalogue
+from credsight.model import CURRENT_HEADER
 
 __all__ = ["DemoAccount", "DemoOrganization", "DemoReport"]
 
@@ -31,14 +33,7 @@ _I64 = npt.NDArray[np.int64]
 _U8 = npt.NDArray[np.uint8]
 _Rng = np.random.Generator
 
-_HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
-)
+_HEADER = ",".join(CURRENT_HEADER)
 _DEFAULT_END = datetime.date(2026, 11, 23)
 _EARLIEST_START = datetime.date(1980, 1, 1)
 _DAY = 86_400
@@ -100,11 +95,6 @@ def _epoch(day: datetime.date) -> int:
     return (day - datetime.date(1970, 1, 1)).days * _DAY
 
 
-def _days(count: int) -> datetime.timedelta:
-    """A span of whole days."""
-    return datetime.timedelta(days=count)
-
-
 def _padded(words: list[bytes], width: int) -> _U8:
     """Words as rows of a (len(words), width) byte matrix, NUL-padded on the right."""
     matrix = np.zeros((len(words), width), dtype=np.uint8)
@@ -119,7 +109,7 @@ class _Population:
     def __init__(self, accounts: int, days: int, seed: int, end: datetime.date, users: int | None) -> None:
         rng = _rng(seed, 0)
         self.days = days
-        self.start = end - _days(days - 1)
+        self.start = end - timedelta(days - 1)
         self.base = _epoch(self.start) - _DAY  # midnight of the day the first report's activity happened on
         plan = catalogue.plan(accounts)
         ids: list[int] = []
@@ -130,7 +120,9 @@ class _Population:
         sso = np.where(rng.random(accounts) < 0.75, (days * rng.uniform(0.2, 0.9, accounts)).astype(np.int64), _NEVER)
         order = sorted(range(accounts), key=ids.__getitem__)
         self.accounts = [
-            DemoAccount(f"{ids[k]:012d}", name, f"aws+{name}@example.com", "ACTIVE", ou, self.start - _days(before[k]))
+            DemoAccount(
+                f"{ids[k]:012d}", name, f"aws+{name}@example.com", "ACTIVE", ou, self.start - timedelta(before[k])
+            )
             for k in order
             for name, ou in [plan[k]]
         ]
@@ -385,7 +377,7 @@ class _Run:
         self.day = i = self.day + 1
         rng, n = _rng(self.seed, 1, i), pop.kind.size
         t0 = pop.base + i * _DAY
-        workday = (pop.start + _days(i - 1)).weekday() < 5
+        workday = (pop.start + timedelta(i - 1)).weekday() < 5
         live = (pop.appear <= i) & (i < pop.vanish)
         moved = live & (pop.sso == i) & (s[_PW_ENABLED] == 1)  # console access moves to IAM Identity Center
         for field in (_PW_ENABLED, _MFA):
@@ -441,7 +433,7 @@ class _Run:
                 cells = layout.timestamps(values) if table is None else table[values]
                 buffer[self.row[users], start : start + cells.shape[1]] = cells
         self.rendered[changed] = self.state[changed]
-        snapshot = pop.start + _days(self.day)
+        snapshot = pop.start + timedelta(self.day)
         reports = []
         for a, account in enumerate(pop.accounts):
             block = buffer[self.blocks[a] : self.blocks[a + 1]]
@@ -472,7 +464,7 @@ class DemoOrganization:
         if users_per_account is not None and users_per_account < 1:
             raise ValueError(f"users_per_account counts the root row: it must be at least 1, got {users_per_account}")
         self._end = end or _DEFAULT_END
-        if self._end - _days(days) < _EARLIEST_START:  # accounts join up to ~9 years earlier; keep times positive
+        if self._end - timedelta(days) < _EARLIEST_START:  # accounts join up to ~9 years earlier; keep times positive
             raise ValueError(
                 f"the demo period must start in {_EARLIEST_START.year} or later: a later end or fewer days"
             )
@@ -487,7 +479,7 @@ class DemoOrganization:
     def days(self) -> list[datetime.date]:
         """Every snapshot date of the period, oldest first."""
         start = self._population.start
-        return [start + _days(i) for i in range(self._population.days)]
+        return [start + timedelta(i) for i in range(self._population.days)]
 
     def reports_for_day(self, day: datetime.date) -> list[DemoReport]:
         """Every account's report on day, sorted by account id (replays the period up to day)."""
