@@ -115,6 +115,8 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
         (["export", "--store", "{store}", "--date", "2026-11-01", "--account", "../../etc/x"], "not 12 digits"),
         (["export", "--store", "{store}", "--date", "2020-01-01", "--account", ACCOUNT], "no report for account"),
         (["ingest", "--store", "{store}", "{missing}"], "no such file or folder"),
+        (["ingest", "--store", "{store}", "--date", "2099-01-01", "{loose}"], "snapshot date 2099-01-01 is outside"),
+        (["ingest", "--store", "{store}", "--date", "1999-12-31", "{loose}"], "snapshot date 1999-12-31 is outside"),
         (["ingest", "--store", "{store}", "--account", "abc", "{missing}"], "not 12 digits"),
         (
             ["query", "--store", "s3://bucket/x", "--endpoint-url", "http://127.0.0.1:9", "select 1"],
@@ -141,7 +143,9 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path: Path, pattern: Path, args: list[str], says: str) -> None:
     store = tmp_path / "store"
     assert credsight("ingest", "--store", str(store), str(pattern)).returncode == 0
-    filled = [a.format(store=store, missing=tmp_path / "missing") for a in args]
+    loose = tmp_path / "loose.csv"
+    loose.write_bytes(report(user_row("alice")))
+    filled = [a.format(store=store, missing=tmp_path / "missing", loose=loose) for a in args]
     result = credsight(*filled)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr

@@ -25,6 +25,7 @@ DATE_PART = re.compile(r"(?:.*=)?(\d{4}-\d{2}-\d{2})")
 ACCOUNT_PART = re.compile(r"\d{12}")
 PATTERN_FILE = re.compile(r"credentialReport_(\d+)\.csv", re.IGNORECASE)
 PERMISSIONS = ("s3:ListBucket", "s3:GetObject")  # to import the pattern's bucket
+FIRST_REPORT_DATE = dt.date(2010, 1, 1)  # before any credential report (the API dates from 2014)
 READ_AHEAD = 256  # files read at once (S3 GETs in flight are bounded by the reader threads)
 BATCH_BYTES = 16 << 20  # about 70,000 rows of report per batch: bounded memory, and parse overlaps write
 
@@ -60,6 +61,12 @@ def describe_path(path: str, date: dt.date | None, account: str | None) -> Found
             break
     if day is None:
         raise ReportError(path, "cannot tell the report's date: put it in a YYYY-MM-DD folder or pass --date")
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    if not FIRST_REPORT_DATE <= day <= tomorrow:
+        raise ReportError(
+            path,
+            f"snapshot date {day} is outside {FIRST_REPORT_DATE} to today; check the folder name or --date",
+        )
     named = {m.group(1) for m in [PATTERN_FILE.fullmatch(parts[-1])] if m}
     named |= {p for p in parts[-2:-1] if ACCOUNT_PART.fullmatch(p)}
     if account:
