@@ -44,12 +44,12 @@ class _Report:
     layout: ReportLayout
     known: tuple[str, ...]
     extra: tuple[str, ...]
-    body: bytes  # the data lines, without the final line ending
+    body: memoryview  # the data lines, without the final line ending (a view, not a copy)
     rows: int
     exact: bool  # False when some lines may not be written back canonically (quotes, mixed endings)
 
     def lines(self) -> list[str]:
-        return self.body.decode("utf-8").split("\n") if self.rows else []
+        return bytes(self.body).decode("utf-8").split("\n") if self.rows else []
 
 
 def _split(index: int, content: bytes, source: str) -> _Report:
@@ -59,17 +59,20 @@ def _split(index: int, content: bytes, source: str) -> _Report:
             source,
             "the file is empty; expected a credential report with its header line",
         )
-    header_bytes, newline, body = content.partition(b"\n")
-    header = _decode(header_bytes, source, 0)  # the body is checked by the CSV reader, in bulk
+    cut = content.find(b"\n")
+    newline = cut >= 0
+    header = _decode(content[:cut] if newline else content, source, 0)  # the body: checked in bulk later
     eol = "\r\n" if header.endswith("\r") else "\n"
     known, extra = read_header(header, source)
-    final_eol = bool(newline) and (body == b"" or body.endswith(b"\n"))
+    # The body is a view into the content: no copy of a report's bytes is made here.
+    body = memoryview(content)[cut + 1 :] if newline else memoryview(b"")
+    final_eol = newline and (not body or body[-1] == 0x0A)
     if final_eol and body:
         body = body[:-1]
-    rows = body.count(b"\n") + 1 if body else 0
-    crs = body.count(b"\r")
-    exact = b'"' not in body and crs == (rows if eol == "\r\n" else 0)
-    if eol == "\r\n" and body.endswith(b"\r"):
+    rows = content.count(b"\n", cut + 1, cut + 1 + len(body)) + 1 if body else 0
+    crs = content.count(b"\r", cut + 1, cut + 1 + len(body)) if b"\r" in content else 0
+    exact = content.find(b'"', cut + 1) < 0 and crs == (rows if eol == "\r\n" else 0)
+    if eol == "\r\n" and body and body[-1] == 0x0D:
         exact = False  # a CRLF file whose last row ends in a lone CR cannot be told from a final newline
     return _Report(index, ReportLayout(header.rstrip("\r"), eol, final_eol), known, extra, body, rows, exact)
 
@@ -208,14 +211,14 @@ def _read_fields(members: list[_Report], width: int, where: _Where) -> pa.Table:
         fields = _read_csv(bodies, names, on_invalid)
     except pa.ArrowInvalid:
         for member in members:
-            _decode(member.body, where.sources[member.index], 1)
+            _decode(bytes(member.body), where.sources[member.index], 1)
         raise
     if invalid or fields.num_rows != len(where.files):
         _find_bad_row(members, width, where)
     return fields
 
 
-def _read_csv(bodies: list[bytes], names: list[str], on_invalid: Callable[[pcsv.InvalidRow], str]) -> pa.Table:
+def _read_csv(bodies: list[memoryview], names: list[str], on_invalid: Callable[[pcsv.InvalidRow], str]) -> pa.Table:
     return pcsv.read_csv(
         io.BytesIO(b"\n".join(bodies)),
         read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
