@@ -6,6 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credsight.model import (
     CURRENT_HEADER,
@@ -210,3 +212,24 @@ def test_values_quoted_in_errors_are_cut_short() -> None:
     with pytest.raises(ReportError) as caught:
         parse(report(user_row("bob", mfa_active=secret)))
     assert secret not in str(caught.value) and "'" + "x" * 40 + "...'" in str(caught.value)
+
+
+# pyarrow's invalid-row callback cannot decode a row that is not UTF-8 and reports that as an
+# unraisable exception; the parser then finds and reports the bad byte itself.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@settings(max_examples=300, deadline=None)
+@given(
+    cuts=st.lists(st.tuples(st.integers(0, 2000), st.binary(max_size=6)), max_size=4),
+    extra=st.sampled_from([b"", b'"', b",", b"\r", b"\n", b"\xff", b"\x00", b'",x,"']),
+)
+def test_a_damaged_report_is_parsed_or_refused_never_a_crash(cuts: list[tuple[int, bytes]], extra: bytes) -> None:
+    content = bytearray(report(user_row("alice"), user_row("bob", access_key_2_active="true")))
+    for at, junk in cuts:
+        at = min(at, len(content))
+        content[at:at] = junk + extra
+    try:
+        parsed = parse_reports([ReportInput(bytes(content), "r.csv", DAY, ACCOUNT)])
+    except ReportError as error:
+        assert str(error).startswith("r.csv") and "\n" not in str(error)
+    else:
+        assert render_report(parsed.rows, parsed.layouts[0]) == bytes(content)

@@ -232,17 +232,26 @@ def _read_csv(bodies: list[memoryview], names: list[str], on_invalid: Callable[[
 
 
 def _find_bad_row(members: list[_Report], width: int, where: _Where) -> None:
-    """The slow, exact search for the first line whose field count is wrong."""
+    """The slow, exact search for the first line that cannot be split into `width` fields."""
     for member in members:
-        for number, line in enumerate(member.lines(), start=2):
-            count = len(next(csv.reader([line.rstrip("\r")]))) if line.strip() else 0
+        source = where.sources[member.index]
+        text = _decode(bytes(member.body), source, 1)
+        for number, line in enumerate(text.split("\n"), start=2):
+            try:
+                count = len(next(csv.reader([line.removesuffix("\r")]))) if line.strip() else 0
+            except csv.Error:
+                count = -1
+            if "\r" in line.removesuffix("\r") or count < 0:
+                raise ReportError(source, "row holds a stray line break or quote; export the report again", line=number)
             if count != width:
                 raise ReportError(
-                    where.sources[member.index],
+                    source,
                     f"row has {count} fields, the header has {width}; the file is cut or edited, export it again",
                     line=number,
                 )
-    raise ReportError(where.sources[members[0].index], "the rows could not be split into fields")  # pragma: no cover
+    raise ReportError(
+        where.sources[members[0].index], "the rows could not be split into fields; export the report again"
+    )
 
 
 def _parse_group(
