@@ -192,3 +192,30 @@ def test_demo_builds_a_store_once_and_keeps_it(tmp_path: Path) -> None:
     assert json.loads(named.stdout) == [{"n": 3}]
     again = credsight("demo", "--store", store, "--accounts", "3", "--days", "10", "--no-serve")
     assert again.returncode == 0 and "already holds data" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "flags", "says"),
+    [
+        ("2026-02-30/012345678901/credentialReport_012345678901.csv", {}, "is not a valid date"),
+        ("2026-11-01/012345678901/credentialReport_109876543210.csv", {}, "name different accounts"),
+        ("2026-11-01/12345/credentialReport_12345.csv", {}, "not 12 digits"),
+        ("reports/r.csv", {}, "cannot tell the report's date"),
+        ("2026-11-01/012345678901/r.csv", {"account": "109876543210"}, "name different accounts"),
+    ],
+)
+def test_what_a_path_says_is_checked(path: str, flags: dict[str, str], says: str) -> None:
+    from credsight.model import ReportError
+    from credsight.sources.files import describe_path
+
+    with pytest.raises(ReportError, match=says):
+        describe_path(path, None, flags.get("account"))
+
+
+def test_what_a_path_says_is_read() -> None:
+    from credsight.sources.files import describe_path
+
+    found = describe_path("bucket/2026-11-01/012345678901/credentialReport_012345678901.csv", None, None)
+    assert (found.snapshot_date.isoformat(), found.account_id) == ("2026-11-01", ACCOUNT)
+    hive = describe_path("x/snapshot_date=2026-10-31/report.csv", None, None)
+    assert (hive.snapshot_date.isoformat(), hive.account_id) == ("2026-10-31", None)
