@@ -318,6 +318,8 @@ class Store:
 
         The merged files share one name, and the daily one is written last, so a compaction
         cut short leaves the old parts in force. Nothing is dropped: every run's rows stay.
+        Runs may write meanwhile (their new parts are not touched), but two compactions of one
+        store at once could both merge the same parts: run one at a time.
         """
         live = self.live_parts()
         by_month: dict[str, dict[str, list[Part]]] = {}
