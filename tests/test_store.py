@@ -334,3 +334,45 @@ def test_a_failed_account_is_recorded_and_never_looks_empty(store: Store) -> Non
         ]
         assert database.sql("select account_id from daily").rows == [{"account_id": ACCOUNT}]
         assert database.sql("select count(*) as n from reports where account_id = $a", {"a": other}).rows == [{"n": 0}]
+
+
+def test_two_compactions_at_once_lose_nothing_and_double_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(store, 4)
+    before = snapshot_of_views(store)
+    stale = store.live_parts()  # what a second compaction, started now, lists
+    deletions: list[str] = []
+    monkeypatch.setattr(store, "delete", deletions.append)  # the first one is cut short before deleting
+    store.compact()
+    assert snapshot_of_views(store) == before
+    monkeypatch.undo()
+    monkeypatch.setattr(store, "live_parts", lambda: stale)
+    monkeypatch.setattr(store, "_sweep", lambda: None)  # it started before the first one committed
+    store.compact()  # merges the same four parts again, into a file with another name
+    monkeypatch.undo()
+    assert snapshot_of_views(store) == before
+    store.compact()  # sweeps what no reader sees
+    assert snapshot_of_views(store) == before
+    assert len(list(Path(store.root, "reports").rglob("*.parquet"))) == 1
+    assert export(store, ACCOUNT, DAY) == report(user_row("alice"), user_row("u0"))
+
+
+def test_a_part_only_the_losing_compaction_merged_stays_visible(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(store, 3)
+    stale = store.live_parts()
+    monkeypatch.setattr(store, "delete", lambda path: None)
+    store.compact()  # the winner: its name sorts first (its newest run is older)
+    monkeypatch.undo()
+    late = DAY + dt.timedelta(days=3)
+    Run(store).write([Snapshot(report(user_row("late")), "late.csv", late, ACCOUNT)])
+    newest = store.live_parts()
+    both = {
+        t: stale[t] + [p for p in newest[t] if p.name not in {q.name for q in stale[t]} and "-c" not in p.name[-19:]]
+        for t in stale
+    }
+    monkeypatch.setattr(store, "live_parts", lambda: both)
+    monkeypatch.setattr(store, "_sweep", lambda: None)
+    store.compact()  # the loser merged the three parts and the late one; it backs out
+    monkeypatch.undo()
+    with Database(store) as database:
+        days = database.sql("select snapshot_date, count(*) as n from reports group by 1 order by 1").rows
+    assert days == [{"snapshot_date": DAY + dt.timedelta(days=i), "n": 3 if i < 3 else 2} for i in range(4)]

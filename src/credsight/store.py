@@ -274,17 +274,7 @@ class Store:
         key_use and accounts parts without their daily twin are an interrupted write and
         stay invisible. A committed compacted part hides the parts it replaces.
         """
-        found: dict[str, dict[str, list[pafs.FileInfo]]] = {}
-        for info in self._list(self.root):
-            relative = info.path[len(self.root) + 1 :].split("/")
-            if len(relative) == 3 and relative[0] in MONTHLY_TABLES and PART_NAME.fullmatch(info.base_name):
-                found.setdefault(relative[0], {}).setdefault(relative[1], []).append(info)
-        committed = {f"{month}/{i.base_name}" for month, infos in found.get("daily", {}).items() for i in infos}
-        hidden: set[str] = set()
-        for month, infos in found.get("daily", {}).items():
-            for info in infos:
-                if PART_NAME.fullmatch(info.base_name).group("seq").startswith("c"):  # type: ignore[union-attr]
-                    hidden.update(f"{month}/{name}" for name in self._replaces(info.path))
+        found, committed, hidden, _losers = self._scan()
         live: dict[str, list[Part]] = {}
         for table_name in MONTHLY_TABLES:
             live[table_name] = [
@@ -294,6 +284,46 @@ class Store:
                 if f"{month}/{info.base_name}" in committed and f"{month}/{info.base_name}" not in hidden
             ]
         return live
+
+    def _scan(self) -> tuple[dict[str, dict[str, list[pafs.FileInfo]]], set[str], set[str], set[str]]:
+        """Every part by table and month, and which are committed, hidden, and lost compactions.
+
+        Two compactions that ran at once may both have merged some of the same parts. The
+        one whose name sorts first wins; the other (the loser) is hidden, and parts that only
+        it merged stay visible. A compaction that finds it lost removes its own files.
+        """
+        found: dict[str, dict[str, list[pafs.FileInfo]]] = {}
+        for info in self._list(self.root):
+            relative = info.path[len(self.root) + 1 :].split("/")
+            if len(relative) == 3 and relative[0] in MONTHLY_TABLES and PART_NAME.fullmatch(info.base_name):
+                found.setdefault(relative[0], {}).setdefault(relative[1], []).append(info)
+        committed = {f"{month}/{i.base_name}" for month, infos in found.get("daily", {}).items() for i in infos}
+        hidden: set[str] = set()
+        losers: set[str] = set()
+        for month, infos in found.get("daily", {}).items():
+            kept: list[tuple[str, set[str]]] = []
+            for info in sorted(infos, key=lambda i: i.base_name):
+                if not PART_NAME.fullmatch(info.base_name).group("seq").startswith("c"):  # type: ignore[union-attr]
+                    continue
+                replaced = set(self._replaces(info.path))
+                if any(
+                    replaced & other and name not in replaced and info.base_name not in other for name, other in kept
+                ):
+                    losers.add(f"{month}/{info.base_name}")
+                    continue
+                kept.append((info.base_name, replaced))
+            for _name, replaced in kept:
+                hidden.update(f"{month}/{name}" for name in replaced)
+        return found, committed, hidden | losers, losers
+
+    def _sweep(self) -> None:
+        """Delete what no reader sees any more: parts a compaction replaced, and lost compactions."""
+        found, _committed, hidden, _losers = self._scan()
+        for months in found.values():
+            for month, infos in months.items():
+                for info in infos:
+                    if f"{month}/{info.base_name}" in hidden:
+                        self.delete(info.path)
 
     def _replaces(self, path: str) -> list[str]:
         """The names of the parts, in the same folder, that a compacted part holds."""
@@ -305,7 +335,12 @@ class Store:
         return sorted(i.path for i in self._list(self._join("runs")) if i.base_name.endswith(".parquet"))
 
     def read_files(self, paths: Iterable[str], schema: pa.Schema) -> pa.Table:
-        tables = [pq.read_table(path, filesystem=self.fs, schema=schema) for path in paths]
+        try:
+            tables = [pq.read_table(path, filesystem=self.fs, schema=schema) for path in paths]
+        except OSError as e:  # FileNotFoundError included: another compaction removed a part
+            raise StoreError(
+                f"cannot read the store at {self.url}: {e}; if a compaction was running, try again"
+            ) from None
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def read_outcomes(self) -> pa.Table:
@@ -318,9 +353,10 @@ class Store:
 
         The merged files share one name, and the daily one is written last, so a compaction
         cut short leaves the old parts in force. Nothing is dropped: every run's rows stay.
-        Runs may write meanwhile (their new parts are not touched), but two compactions of one
-        store at once could both merge the same parts: run one at a time.
+        Runs may write meanwhile (their new parts are not touched); of two compactions that
+        merged the same parts at once, one backs out (see _scan).
         """
+        self._sweep()
         live = self.live_parts()
         by_month: dict[str, dict[str, list[Part]]] = {}
         for table_name, parts in live.items():
@@ -334,6 +370,7 @@ class Store:
                 continue
             newest = max(PART_NAME.fullmatch(p.name).group("run_id") for p in daily_parts)  # type: ignore[union-attr]
             name = f"part-{newest}-c{secrets.token_hex(4)}.parquet"
+            written = []
             for table_name in ("reports", "key_use", "accounts", "daily"):
                 parts = tables.get(table_name, [])
                 if not parts:
@@ -341,7 +378,13 @@ class Store:
                 rows = self.read_files([p.path for p in parts], schema_of(table_name))
                 replaces = {REPLACES_KEY: json.dumps([p.name for p in parts]).encode()}
                 directory = self._join(table_name, month_dir)
-                self._write_table(directory, name, rows, replaces, table_name, month_dir == newest_month, True)
+                tail = month_dir == newest_month
+                written.append(self._write_table(directory, name, rows, replaces, table_name, tail, True))
+            if f"{month_dir}/{name}" in self._scan()[3]:
+                # Another compaction merged some of the same parts first: back out, keep theirs.
+                for path in reversed(written):
+                    self.delete(path)
+                continue
             for parts in tables.values():
                 for part in parts:
                     self.delete(part.path)
