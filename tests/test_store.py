@@ -345,8 +345,8 @@ def test_two_compactions_at_once_lose_nothing_and_double_nothing(store: Store, m
     store.compact()
     assert snapshot_of_views(store) == before
     monkeypatch.undo()
-    monkeypatch.setattr(store, "live_parts", lambda: stale)
-    monkeypatch.setattr(store, "_sweep", lambda: None)  # it started before the first one committed
+    monkeypatch.setattr(store, "_live", lambda scan: stale)
+    monkeypatch.setattr(store, "_sweep", lambda scan: None)  # it started before the first one committed
     store.compact()  # merges the same four parts again, into a file with another name
     monkeypatch.undo()
     assert snapshot_of_views(store) == before
@@ -369,8 +369,8 @@ def test_a_part_only_the_losing_compaction_merged_stays_visible(store: Store, mo
         t: stale[t] + [p for p in newest[t] if p.name not in {q.name for q in stale[t]} and "-c" not in p.name[-19:]]
         for t in stale
     }
-    monkeypatch.setattr(store, "live_parts", lambda: both)
-    monkeypatch.setattr(store, "_sweep", lambda: None)
+    monkeypatch.setattr(store, "_live", lambda scan: both)
+    monkeypatch.setattr(store, "_sweep", lambda scan: None)
     store.compact()  # the loser merged the three parts and the late one; it backs out
     monkeypatch.undo()
     with Database(store) as database:

@@ -98,6 +98,10 @@ TAIL_DAYS = 7  # the newest days of the newest month get row groups of their own
 TAIL_ROW_GROUP_ROWS = 32_768
 
 
+# Every part by table and month; which are committed, hidden, and lost compactions (see _scan).
+Scan = tuple[dict[str, dict[str, list[pafs.FileInfo]]], set[str], set[str], set[str]]
+
+
 class StoreError(RuntimeError):
     """The store cannot be used as asked; the message says why and what to do."""
 
@@ -223,12 +227,11 @@ class Store:
         check_run_id(run_id)
         if rows.num_rows == 0:
             return []
-        dates = rows.column("snapshot_date")
-        first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
-        months = pc.strftime(dates, format="%Y-%m") if (first.year, first.month) != (last.year, last.month) else None
+        months = pc.strftime(rows.column("snapshot_date"), format="%Y-%m")
+        distinct = sorted(pc.unique(months).to_pylist())
         written = []
-        for month in sorted(set(months.to_pylist())) if months is not None else [f"{first:%Y-%m}"]:
-            chunk = rows.filter(pc.equal(months, month)) if months is not None else rows
+        for month in distinct:
+            chunk = rows if len(distinct) == 1 else rows.filter(pc.equal(months, month))
             directory = self._join(table_name, f"snapshot_month={month}")
             name = f"part-{run_id}-{seq:05d}.parquet"
             written.append(self._write_table(directory, name, chunk, table_name=table_name))
@@ -274,18 +277,22 @@ class Store:
         key_use and accounts parts without their daily twin are an interrupted write and
         stay invisible. A committed compacted part hides the parts it replaces.
         """
-        found, committed, hidden, _losers = self._scan()
-        live: dict[str, list[Part]] = {}
-        for table_name in MONTHLY_TABLES:
-            live[table_name] = [
+        return self._live(self._scan())
+
+    @staticmethod
+    def _live(scan: Scan) -> dict[str, list[Part]]:
+        found, committed, hidden, _losers = scan
+        return {
+            table_name: [
                 Part(table_name, info.path, info.base_name)
                 for month, infos in sorted(found.get(table_name, {}).items())
                 for info in sorted(infos, key=lambda i: i.base_name)
                 if f"{month}/{info.base_name}" in committed and f"{month}/{info.base_name}" not in hidden
             ]
-        return live
+            for table_name in MONTHLY_TABLES
+        }
 
-    def _scan(self) -> tuple[dict[str, dict[str, list[pafs.FileInfo]]], set[str], set[str], set[str]]:
+    def _scan(self) -> Scan:
         """Every part by table and month, and which are committed, hidden, and lost compactions.
 
         Two compactions that ran at once may both have merged some of the same parts. The
@@ -316,9 +323,9 @@ class Store:
                 hidden.update(f"{month}/{name}" for name in replaced)
         return found, committed, hidden | losers, losers
 
-    def _sweep(self) -> None:
+    def _sweep(self, scan: Scan) -> None:
         """Delete what no reader sees any more: parts a compaction replaced, and lost compactions."""
-        found, _committed, hidden, _losers = self._scan()
+        found, _committed, hidden, _losers = scan
         for months in found.values():
             for month, infos in months.items():
                 for info in infos:
@@ -356,14 +363,14 @@ class Store:
         Runs may write meanwhile (their new parts are not touched); of two compactions that
         merged the same parts at once, one backs out (see _scan).
         """
-        self._sweep()
-        live = self.live_parts()
+        scan = self._scan()
+        self._sweep(scan)
         by_month: dict[str, dict[str, list[Part]]] = {}
-        for table_name, parts in live.items():
+        for table_name, parts in self._live(scan).items():
             for part in parts:
                 by_month.setdefault(part.path.rsplit("/", 2)[-2], {}).setdefault(table_name, []).append(part)
         newest_month = max(by_month, default="")
-        merged = 0
+        done: list[tuple[str, list[str], dict[str, list[Part]]]] = []
         for month_dir, tables in sorted(by_month.items()):
             daily_parts = tables.get("daily", [])
             if len(daily_parts) < min_parts:
@@ -380,7 +387,11 @@ class Store:
                 directory = self._join(table_name, month_dir)
                 tail = month_dir == newest_month
                 written.append(self._write_table(directory, name, rows, replaces, table_name, tail, True))
-            if f"{month_dir}/{name}" in self._scan()[3]:
+            done.append((f"{month_dir}/{name}", written, tables))
+        merged = 0
+        losers = self._scan()[3] if done else set()
+        for compacted, written, tables in done:
+            if compacted in losers:
                 # Another compaction merged some of the same parts first: back out, keep theirs.
                 for path in reversed(written):
                     self.delete(path)
