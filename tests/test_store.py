@@ -376,3 +376,11 @@ def test_a_part_only_the_losing_compaction_merged_stays_visible(store: Store, mo
     with Database(store) as database:
         days = database.sql("select snapshot_date, count(*) as n from reports group by 1 order by 1").rows
     assert days == [{"snapshot_date": DAY + dt.timedelta(days=i), "n": 3 if i < 3 else 2} for i in range(4)]
+
+
+def test_runs_count_every_row_of_a_report_whatever_its_markers(store: Store) -> None:
+    content = report(user_row("alice")).replace(b"not_supported,true,false", b"not_supported,N/A,false", 1)
+    Run(store).write([Snapshot(content, "r.csv", DAY, ACCOUNT)])
+    with Database(store) as database:
+        assert database.sql("select rows from runs").rows == [{"rows": 2}]
+        assert database.sql("select root_mfa from daily").rows == [{"root_mfa": None}]

@@ -15,8 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from credsight.model import UTC_SECONDS, ReportError, ReportInput
 from credsight.parser import ParsedReports, parse_reports
@@ -116,7 +116,7 @@ class Run:
             accounts = accounts.select(ACCOUNT_SCHEMA.names).cast(ACCOUNT_SCHEMA)
         reports = self._reports(parsed, snapshots)
         daily = daily_counts(rows, reports)
-        outcomes = self._outcomes(reports, daily, failures, now)
+        outcomes = self._outcomes(reports, failures, now)
         sources = [(a, s.snapshot_date, s.source) for a, s in zip(parsed.accounts, snapshots, strict=True)]
         return Batch(seq, rows, key_use_counts(rows), accounts, daily, outcomes, sources)
 
@@ -176,14 +176,15 @@ class Run:
                 "csv_header": pa.array([layout.header for layout in parsed.layouts], pa.string()),
                 "csv_eol": pa.array([layout.eol for layout in parsed.layouts], pa.string()),
                 "csv_final_eol": pa.array([layout.final_eol for layout in parsed.layouts], pa.bool_()),
+                "rows": pa.array(np.bincount(parsed.input_index.to_numpy(), minlength=len(snapshots)), pa.int64()),
             }
         )
 
-    def _outcomes(self, reports: pa.Table, daily: pa.Table, failures: Sequence[Failure], now: dt.datetime) -> pa.Table:
+    def _outcomes(self, reports: pa.Table, failures: Sequence[Failure], now: dt.datetime) -> pa.Table:
         """One row per account attempted: the reports written and the failures."""
-        keys = ["run_id", "account_id", "snapshot_date"]
-        counted = daily.select(keys).append_column("rows", pc.add(daily.column("users"), _root_rows(daily)))
-        written = reports.select([*keys, "generated_time", "source", "content_sha256"]).join(counted, keys=keys)
+        written = reports.select(["run_id", "account_id", "snapshot_date", "generated_time", "source"])
+        written = written.append_column("content_sha256", reports.column("content_sha256"))
+        written = written.append_column("rows", reports.column("rows"))
         n = written.num_rows
         written = written.append_column("status", pa.array(["success"] * n, pa.string()))
         written = written.append_column("finished_at", pa.array([now] * n, UTC_SECONDS))
@@ -206,11 +207,6 @@ class Run:
             if name not in written.column_names:
                 written = written.append_column(name, pa.nulls(n, OUTCOME_SCHEMA.field(name).type))
         return pa.concat_tables([written.select(OUTCOME_SCHEMA.names).cast(OUTCOME_SCHEMA), failed])
-
-
-def _root_rows(daily: pa.Table) -> pa.Array:
-    """1 where the report had a root row (its root_mfa is known), else 0."""
-    return pc.cast(pc.is_valid(daily.column("root_mfa")), pa.int64())
 
 
 def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table | None]]) -> None:
