@@ -202,6 +202,15 @@ def test_one_bad_report_fails_the_whole_batch() -> None:
         )
 
 
+def test_a_bad_row_is_blamed_on_its_own_report_after_a_header_only_one() -> None:
+    """Found by the collector's test: an account with no users came before a report with a bad row."""
+    whole = report(user_row("bob"), user_row("carol")).rstrip(b"\r\n")
+    short = whole[: whole.rfind(b",")]  # carol's row loses its last field
+    header_only = report().split(b"\n")[0] + b"\n"  # as moto writes an account with no users
+    with pytest.raises(ReportError, match=r"b\.csv: line 4: row has 21 fields"):
+        parse_reports([ReportInput(header_only, "a.csv", DAY, ACCOUNT), ReportInput(short, "b.csv", DAY, ACCOUNT)])
+
+
 def test_old_header_is_recognised_exactly() -> None:
     assert len(OLD_HEADER) == 16 and len(CURRENT_HEADER) == 22
     assert all("last_used_" not in c for c in OLD_HEADER)

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from credsight.model import ReportError, check_account_id
-from credsight.store import Store, StoreError
+from credsight.sources import SourceError
+from credsight.store import Store, StoreError, check_run_id
 
 app = typer.Typer(
     help="One view of every IAM user's credentials across an AWS Organization, over time.",
@@ -86,6 +87,88 @@ def ingest(
         f"ingested {summary.reports} reports ({summary.rows} rows) as run {summary.run_id}"
         + (f"; skipped {summary.skipped} already stored" if summary.skipped else "")
     )
+
+
+def parse_ids(values: list[str] | None, flag: str) -> list[str]:
+    """Account ids given as repeated flags and/or comma-separated lists."""
+    ids = [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+    for account_id in ids:
+        check_account_id(account_id, flag)
+    return ids
+
+
+def parse_hours(value: str, flag: str) -> dt.timedelta:
+    """A duration: 4h, 90m, 1d, or a number of hours."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = (value[:-1], units.get(value[-1:])) if value[-1:] in units else (value, "hours")
+    try:
+        amount = float(number)
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a duration; use e.g. 4h, 90m or 1d") from None
+    if amount < 0:
+        raise UserError(f"{flag} {value!r} is negative; use e.g. 4h, 90m or 1d")
+    return dt.timedelta(**{unit or "hours": amount})
+
+
+AccountsOption = Annotated[
+    list[str] | None, typer.Option(help="Only these account ids (repeat the flag or separate with commas).")
+]
+
+
+@app.command()
+def collect(
+    store: StoreOption = DEFAULT_STORE,
+    role_name: Annotated[str, typer.Option(help="Role to assume in each account.")] = "credsight-reader",
+    external_id: Annotated[str | None, typer.Option(help="External id the role's trust policy asks for.")] = None,
+    session_name: Annotated[str, typer.Option(help="Role session name (seen in CloudTrail).")] = "credsight",
+    duration: Annotated[int, typer.Option(min=900, max=43200, help="Role session length, seconds.")] = 3600,
+    accounts: AccountsOption = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Leave out these account ids.")] = None,
+    ou: Annotated[str | None, typer.Option(help="Only accounts in this OU and below: an id or a path.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls to AWS in flight at once.")] = 16,
+    max_age: Annotated[str, typer.Option(help="Reuse a report younger than this (e.g. 4h, 90m, 1d).")] = "4h",
+    account_timeout: Annotated[float, typer.Option(min=1, help="Seconds one account may take in all.")] = 600,
+    caller_via_role: Annotated[
+        bool,
+        typer.Option(
+            "--caller-via-role", help="Collect the caller's own account through the role too, not its own credentials."
+        ),
+    ] = False,
+    resume: Annotated[str | None, typer.Option(help="Finish run RUN_ID: collect only what it is missing.")] = None,
+    only_failed: Annotated[
+        bool, typer.Option("--only-failed", help="Finish the latest run: collect only what it is missing.")
+    ] = False,
+    log_format: Annotated[str, typer.Option(help="text (progress bar) or json (one line per account).")] = "text",
+    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile. [env: AWS_PROFILE]")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region for STS and IAM calls.")] = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Collect today's credential report of every account of the organization into the store."""
+    from credsight.collect_command import CollectRequest, run_collect
+    from credsight.sources.aws import RoleSettings
+
+    if log_format not in ("text", "json"):
+        raise UserError(f"--log-format {log_format!r} is not one of text, json")
+    if resume is not None and only_failed:
+        raise UserError("give --resume RUN_ID or --only-failed, not both")
+    request = CollectRequest(
+        role=RoleSettings(role_name, external_id, session_name, duration),
+        accounts=parse_ids(accounts, "--accounts"),
+        exclude=parse_ids(exclude, "--exclude"),
+        ou=ou,
+        concurrency=concurrency,
+        max_age=parse_hours(max_age, "--max-age"),
+        account_timeout=account_timeout,
+        caller_via_role=caller_via_role,
+        resume=check_run_id(resume) if resume else None,
+        only_failed=only_failed,
+        log_format=log_format,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+    )
+    code = run_collect(open_store(store, endpoint_url, must_exist=False), request)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -179,13 +262,13 @@ def demo(
 def main() -> None:
     """Entry point: one-line errors and exit code 2 for anything the user can fix."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit comes back as its code
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except (UserError, ReportError, StoreError) as e:
+    except (UserError, ReportError, StoreError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:
@@ -201,6 +284,7 @@ def main() -> None:
         command = context.command_path if context is not None else "credsight"
         print(f"error: {e.format_message()} (see '{command} --help')", file=sys.stderr)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

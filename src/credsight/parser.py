@@ -234,6 +234,8 @@ def _read_csv(bodies: list[memoryview], names: list[str], on_invalid: Callable[[
 def _find_bad_row(members: list[_Report], width: int, where: _Where) -> None:
     """The slow, exact search for the first line that cannot be split into `width` fields."""
     for member in members:
+        if not member.rows:  # a report of its header alone has no line to blame
+            continue
         source = where.sources[member.index]
         text = _decode(bytes(member.body), source, 1)
         for number, line in enumerate(text.split("\n"), start=2):

@@ -39,6 +39,7 @@ class Snapshot:
     snapshot_date: dt.date
     account_id: str | None = None
     generated_time: dt.datetime | None = None
+    seconds: float | None = None  # how long collecting it took
 
     @cached_property
     def sha256(self) -> str:
@@ -50,9 +51,11 @@ class Failure:
     """An account whose report could not be had, and why (never written as an empty report)."""
 
     account_id: str
-    error_class: str
+    error_class: str | None
     message: str
     snapshot_date: dt.date | None = None
+    status: str = "failed"  # or "skipped": an account not collected on purpose (e.g. suspended)
+    seconds: float | None = None
 
 
 PREPARED_AHEAD = 2
@@ -88,9 +91,11 @@ class Run:
         snapshots: Sequence[Snapshot],
         accounts: pa.Table | None = None,
         failures: Sequence[Failure] = (),
-    ) -> None:
+    ) -> Batch:
         """Parse and write one batch. A bad report raises ReportError before anything is written."""
-        self.commit(self.prepare(snapshots, accounts, failures, self.next_seq()))
+        batch = self.prepare(snapshots, accounts, failures, self.next_seq())
+        self.commit(batch)
+        return batch
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -177,6 +182,7 @@ class Run:
                 "csv_eol": pa.array([layout.eol for layout in parsed.layouts], pa.string()),
                 "csv_final_eol": pa.array([layout.final_eol for layout in parsed.layouts], pa.bool_()),
                 "rows": pa.array(np.bincount(parsed.input_index.to_numpy(), minlength=len(snapshots)), pa.int64()),
+                "seconds": pa.array([s.seconds for s in snapshots], pa.float64()),
             }
         )
 
@@ -185,6 +191,7 @@ class Run:
         written = reports.select(["run_id", "account_id", "snapshot_date", "generated_time", "source"])
         written = written.append_column("content_sha256", reports.column("content_sha256"))
         written = written.append_column("rows", reports.column("rows"))
+        written = written.append_column("seconds", reports.column("seconds"))
         n = written.num_rows
         written = written.append_column("status", pa.array(["success"] * n, pa.string()))
         written = written.append_column("finished_at", pa.array([now] * n, UTC_SECONDS))
@@ -194,10 +201,11 @@ class Run:
                     "run_id": self.run_id,
                     "account_id": f.account_id,
                     "snapshot_date": f.snapshot_date,
-                    "status": "failed",
+                    "status": f.status,
                     "error_class": f.error_class,
                     "error_message": f.message,
                     "finished_at": now,
+                    "seconds": f.seconds,
                 }
                 for f in failures
             ],

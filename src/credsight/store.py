@@ -40,6 +40,7 @@ from credsight.rollups import DAILY_SCHEMA, KEY_USE_SCHEMA
 
 RUN_ID = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")
 PART_NAME = re.compile(r"part-(?P<run_id>\d{8}T\d{12}Z-[0-9a-f]{6})-(?P<seq>\d{5}|c[0-9a-f]{8})\.parquet")
+OUTCOME_NAME = re.compile(r"outcomes-\d{5}\.parquet")
 REPLACES_KEY = b"credsight.replaces"
 
 # Columns every reports row carries beside the parsed report.
@@ -64,6 +65,7 @@ OUTCOME_SCHEMA = pa.schema(
         pa.field("finished_at", UTC_SECONDS, nullable=False),
         pa.field("source", pa.string()),
         pa.field("content_sha256", pa.string()),
+        pa.field("seconds", pa.float64()),  # how long the account took to collect
     ]
 )
 
@@ -337,6 +339,22 @@ class Store:
         with self.fs.open_input_file(path) as handle:
             metadata = pq.read_metadata(handle).metadata or {}
         return [str(name) for name in json.loads(metadata.get(REPLACES_KEY, b"[]"))]
+
+    def last_seq(self, run_id: str) -> int:
+        """The highest batch number any file of the run carries, committed or not (0: none)."""
+        check_run_id(run_id)
+        seqs = [0]
+        for info in self._list(self.root):
+            part = PART_NAME.fullmatch(info.base_name)
+            # A compacted part names the parts it replaced: their numbers are taken too.
+            names = self._replaces(info.path) if part and part.group("seq").startswith("c") else [info.base_name]
+            for name in names:
+                part = PART_NAME.fullmatch(name)
+                if part and part.group("run_id") == run_id and not part.group("seq").startswith("c"):
+                    seqs.append(int(part.group("seq")))
+            if info.path.endswith(f"/run_id={run_id}/{info.base_name}") and OUTCOME_NAME.fullmatch(info.base_name):
+                seqs.append(int(info.base_name[len("outcomes-") : -len(".parquet")]))
+        return max(seqs)
 
     def outcome_files(self) -> list[str]:
         return sorted(i.path for i in self._list(self._join("runs")) if i.base_name.endswith(".parquet"))

@@ -1,1 +1,5 @@
-"""Where credential reports come from: files and buckets here; AWS Organizations in the collector."""
+"""Where reports come from: AWS (organizations, sessions, the report, the collector) and files."""
+
+
+class SourceError(RuntimeError):
+    """A source cannot be used as configured; the message says why and what to do."""

@@ -1,0 +1,188 @@
+"""`credsight collect`: choose the accounts, run the collector, show progress, summarise, exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from credsight.sources import SourceError
+from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
+from credsight.sources.collect import Outcome, Settings, Summary, collect
+from credsight.sources.organizations import Account, NotInOrganization, discover, select
+from credsight.sources.report import Timing
+from credsight.store import Store
+
+EXIT_ALL_COLLECTED = 0
+EXIT_SOME_FAILED = 3
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    """Everything the user asked of one `collect`, already checked for form."""
+
+    role: RoleSettings = field(default_factory=RoleSettings)
+    accounts: tuple[str, ...] | list[str] = ()
+    exclude: tuple[str, ...] | list[str] = ()
+    ou: str | None = None
+    concurrency: int = 16
+    max_age: dt.timedelta = dt.timedelta(hours=4)
+    account_timeout: float = 600
+    caller_via_role: bool = False
+    resume: str | None = None
+    only_failed: bool = False
+    log_format: str = "text"
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -> int:
+    """Run one collection as asked; returns the exit code (0 all collected, 3 some failed)."""
+    aws = aws or Aws(
+        profile=request.profile,
+        region=request.region,
+        endpoint_url=request.endpoint_url,
+        max_connections=request.concurrency,
+    )
+    caller = aws.caller()
+    chosen, with_metadata = choose_accounts(aws, caller.account_id, request)
+    run_id = request.resume or (latest_run(store) if request.only_failed else None)
+    if run_id is not None:
+        chosen = missing_from(store, run_id, chosen)
+    settings = Settings(
+        role=request.role,
+        timing=Timing(deadline=request.account_timeout, max_age=request.max_age),
+        concurrency=request.concurrency,
+        caller_via_role=request.caller_via_role,
+    )
+    console = Console(stderr=True, highlight=False, markup=False)
+    with reporting(request.log_format, console, len(chosen)) as on_outcome:
+        summary = collect(
+            store,
+            aws,
+            caller.partition,
+            chosen,
+            settings,
+            caller_account=caller.account_id,
+            run_id=run_id,
+            with_metadata=with_metadata,
+            on_outcome=on_outcome,
+        )
+    return finish(summary, request.log_format, console)
+
+
+def choose_accounts(aws: Aws, caller_account: str, request: CollectRequest) -> tuple[list[Account], bool]:
+    """The accounts to collect, and whether Organizations described them (so their metadata is kept)."""
+    if request.accounts and not request.ou:
+        return select([Account(a) for a in request.accounts], exclude=request.exclude), False
+    try:
+        everyone = discover(aws.client("organizations", retries=ORGANIZATIONS_RETRIES))
+    except NotInOrganization:
+        if request.ou:
+            raise SourceError(f"--ou {request.ou}: the account {caller_account} is not in an organization") from None
+        return select([Account(caller_account)], exclude=request.exclude), False
+    chosen = select(everyone, only=request.accounts, exclude=request.exclude, ou=request.ou)
+    if request.ou and not chosen:
+        raise SourceError(f"no accounts under --ou {request.ou!r}; give an OU id (ou-...) or a path such as Root/Prod")
+    return chosen, True
+
+
+# A run is known by its outcomes, or by its committed reports alone when it was killed in between.
+RUN_IDS = "(SELECT run_id FROM runs UNION SELECT run_id FROM daily_parts)"
+LATEST_RUN = f"SELECT max(run_id) AS run_id FROM {RUN_IDS}"  # noqa: S608 (constants, no values)
+RUN_EXISTS = f"SELECT count(*) AS n FROM {RUN_IDS} WHERE run_id = $run"  # noqa: S608
+
+
+def latest_run(store: Store) -> str:
+    from credsight.query import Database
+
+    with Database(store) as database:
+        found = database.sql(LATEST_RUN).first()
+    if not found or not found["run_id"]:
+        raise SourceError(f"--only-failed: the store {store.url} has no runs yet; run 'credsight collect' first")
+    return str(found["run_id"])
+
+
+def missing_from(store: Store, run_id: str, accounts: list[Account]) -> list[Account]:
+    """The accounts the run has not finished: no committed report, and not recorded as skipped."""
+    from credsight.query import Database
+
+    with Database(store) as database:
+        known = database.sql(RUN_EXISTS, {"run": run_id}).first()
+        if not known or not known["n"]:
+            raise SourceError(f"--resume: no run {run_id} in {store.url}; the runs view lists them")
+        done = database.sql(
+            """SELECT DISTINCT account_id FROM daily_parts WHERE run_id = $run
+               UNION SELECT account_id FROM runs WHERE run_id = $run AND status = 'skipped'""",
+            {"run": run_id},
+        )
+        finished = set(done.table.column("account_id").to_pylist())
+    return [a for a in accounts if a.id not in finished]
+
+
+@contextmanager
+def reporting(log_format: str, console: Console, total: int) -> Iterator[Callable[[Outcome], None]]:
+    """What the user sees per account: JSON lines, a progress bar on a terminal, or nothing."""
+    if log_format == "json":
+        yield lambda outcome: print(json.dumps(outcome_record(outcome)), flush=True)
+        return
+    if not console.is_terminal:
+        yield lambda outcome: None
+        return
+    columns = (TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("", total=total)
+        failed = 0
+
+        def advance(outcome: Outcome) -> None:
+            nonlocal failed
+            failed += outcome.status == "failed"
+            progress.update(task, advance=1, description=f"{failed} failed" if failed else "")
+
+        yield advance
+
+
+def outcome_record(outcome: Outcome) -> dict[str, object]:
+    return {
+        "account_id": outcome.account.id,
+        "account_name": outcome.account.name,
+        "status": outcome.status,
+        "error_class": outcome.error_class,
+        "message": outcome.message,
+        "rows": outcome.rows,
+        "generated_time": outcome.generated_time.isoformat() if outcome.generated_time else None,
+        "seconds": outcome.seconds,
+        "calls": outcome.calls,
+    }
+
+
+def finish(summary: Summary, log_format: str, console: Console) -> int:
+    """Print the run's summary; the exit code says whether every account was collected."""
+    collected, failed, skipped = summary.count("success"), summary.failed, summary.count("skipped")
+    rows = sum(o.rows or 0 for o in summary.outcomes if o.status == "success")
+    if log_format == "json":
+        record = {"run_id": summary.run_id, "collected": collected, "failed": len(failed), "skipped": skipped}
+        print(json.dumps({"summary": {**record, "rows": rows}}), flush=True)
+    else:
+        print(
+            f"run {summary.run_id}: collected {collected} accounts ({rows} rows), "
+            f"{len(failed)} failed, {skipped} skipped",
+            flush=True,
+        )
+    if not failed:
+        return EXIT_ALL_COLLECTED
+    table = Table("account", "name", "error", "message", title="accounts not collected")
+    for column in table.columns:
+        column.overflow = "fold"
+    for outcome in sorted(failed, key=lambda o: (o.error_class or "", o.account.id)):
+        table.add_row(outcome.account.id, outcome.account.name or "", outcome.error_class or "", outcome.message or "")
+    console.print(table)
+    console.print(f"finish the run with: credsight collect --resume {summary.run_id}")
+    return EXIT_SOME_FAILED
