@@ -22,7 +22,10 @@ def main() -> None:
     session = boto3.Session(region_name="us-east-1")
     Faults(session).latency = 0.05
     aws = Aws(session, endpoint_url=endpoint, max_connections=4)
-    sys.exit(run_collect(Store(store), CollectRequest(concurrency=4, endpoint_url=endpoint), aws))
+    try:
+        sys.exit(run_collect(Store(store), CollectRequest(concurrency=4, endpoint_url=endpoint), aws))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import signal
@@ -15,12 +16,13 @@ from typing import Any
 import boto3
 import botocore.awsrequest
 import pytest
+from rich.console import Console
 
-from credsight.collect_command import CollectRequest, choose_accounts, run_collect
+from credsight.collect_command import CollectRequest, choose_accounts, reporting, run_collect
 from credsight.query import Database
 from credsight.sources import SourceError
 from credsight.sources.aws import Aws
-from credsight.sources.collect import Settings, collect
+from credsight.sources.collect import Outcome, Settings, collect
 from credsight.sources.organizations import Account, discover, under
 from credsight.sources.report import Timing
 from credsight.store import Store
@@ -317,22 +319,37 @@ def test_command_exit_codes_and_json_lines(organization: Organization, tmp_path:
     assert result.returncode == 2 and "no AWS credentials found" in result.stderr, result.stderr
 
 
-def test_killed_mid_run_the_store_stays_readable_and_resume_finishes(
-    organization: Organization, tmp_path: Path
-) -> None:
-    store_path = tmp_path / "store"
+def start_and_stop(organization: Organization, store_path: Path, how: signal.Signals) -> subprocess.Popen[bytes]:
+    """Start a slowed-down collector in a child process and signal it once a first batch is committed."""
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.collect_child", organization.endpoint, str(store_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
-    while not list(store_path.glob("daily/*/part-*.parquet")):  # a first batch committed
+    while not list(store_path.glob("daily/*/part-*.parquet")):
         assert child.poll() is None, child.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    child.send_signal(how)
+    child.wait(timeout=60)
+    return child
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_stopped_mid_run_the_store_stays_readable_and_resume_finishes(
+    organization: Organization, tmp_path: Path, how: signal.Signals
+) -> None:
+    store_path = tmp_path / "store"
+    child = start_and_stop(organization, store_path, how)
+    if how is signal.SIGTERM:  # stopped the way Ctrl-C stops it: what finished is written, outcomes included
+        assert child.returncode == 130
+        assert b"stopped: what finished is stored; finish the run with: credsight collect --resume" in (
+            child.stderr.read() if child.stderr else b""
+        )
+        with Database(Store(str(store_path))) as database:
+            succeeded = database.sql("SELECT account_id FROM runs WHERE status = 'success'").rows
+        assert {r["account_id"] for r in succeeded} == set(reports_per_account(Store(str(store_path))))
     store = Store(str(store_path))
     done = reports_per_account(store)
     assert done and len(done) < len(organization.active)  # killed mid-run
@@ -345,3 +362,18 @@ def test_killed_mid_run_the_store_stays_readable_and_resume_finishes(
     assert stored_users(store) == created_users(organization, organization.active)
     with Database(store) as database:
         assert database.sql("SELECT count(DISTINCT run_id) AS n FROM daily").rows == [{"n": 1}]  # one run in all
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with reporting("text", console, 3) as advance:
+        advance(Outcome(Account("111122223333"), "success"))
+        advance(Outcome(Account("444455556666"), "failed", "timeout"))
+        advance(Outcome(Account("777788889999"), "success"))
+    shown = screen.getvalue()
+    assert "collecting" in shown and "3/3" in shown and "1 failed" in shown
+    quiet = io.StringIO()
+    with reporting("text", Console(file=quiet, force_terminal=False), 1) as advance:
+        advance(Outcome(Account("111122223333"), "success"))
+    assert quiet.getvalue() == ""  # no bar in a log file

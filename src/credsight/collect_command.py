@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
 from credsight.sources.collect import Outcome, Settings, Summary, collect
 from credsight.sources.organizations import Account, NotInOrganization, discover, select
 from credsight.sources.report import Timing
-from credsight.store import Store
+from credsight.store import Store, new_run_id
 
 EXIT_ALL_COLLECTED = 0
 EXIT_SOME_FAILED = 3
@@ -53,9 +55,10 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
     )
     caller = aws.caller()
     chosen, with_metadata = choose_accounts(aws, caller.account_id, request)
-    run_id = request.resume or (latest_run(store) if request.only_failed else None)
-    if run_id is not None:
-        chosen = missing_from(store, run_id, chosen)
+    resuming = request.resume or (latest_run(store) if request.only_failed else None)
+    if resuming is not None:
+        chosen = missing_from(store, resuming, chosen)
+    run_id = resuming or new_run_id()
     settings = Settings(
         role=request.role,
         timing=Timing(deadline=request.account_timeout, max_age=request.max_age),
@@ -63,19 +66,44 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
         caller_via_role=request.caller_via_role,
     )
     console = Console(stderr=True, highlight=False, markup=False)
-    with reporting(request.log_format, console, len(chosen)) as on_outcome:
-        summary = collect(
-            store,
-            aws,
-            caller.partition,
-            chosen,
-            settings,
-            caller_account=caller.account_id,
-            run_id=run_id,
-            with_metadata=with_metadata,
-            on_outcome=on_outcome,
+    try:
+        with stopped_by_sigterm(), reporting(request.log_format, console, len(chosen)) as on_outcome:
+            summary = collect(
+                store,
+                aws,
+                caller.partition,
+                chosen,
+                settings,
+                caller_account=caller.account_id,
+                run_id=run_id,
+                resume=resuming is not None,
+                with_metadata=with_metadata,
+                on_outcome=on_outcome,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"stopped: what finished is stored; finish the run with: credsight collect --resume {run_id}",
+            soft_wrap=True,
         )
+        raise
     return finish(summary, request.log_format, console)
+
+
+@contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """Let SIGTERM (schedulers, containers) stop a run the way Ctrl-C does: finished work is kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def choose_accounts(aws: Aws, caller_account: str, request: CollectRequest) -> tuple[list[Account], bool]:
@@ -184,5 +212,5 @@ def finish(summary: Summary, log_format: str, console: Console) -> int:
     for outcome in sorted(failed, key=lambda o: (o.error_class or "", o.account.id)):
         table.add_row(outcome.account.id, outcome.account.name or "", outcome.error_class or "", outcome.message or "")
     console.print(table)
-    console.print(f"finish the run with: credsight collect --resume {summary.run_id}")
+    console.print(f"finish the run with: credsight collect --resume {summary.run_id}", soft_wrap=True)
     return EXIT_SOME_FAILED

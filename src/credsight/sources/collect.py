@@ -173,12 +173,13 @@ def collect(
     *,
     caller_account: str | None = None,
     run_id: str | None = None,
+    resume: bool = False,
     with_metadata: bool = True,
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Summary:
-    """Collect today's report of every account into `store` as one run (or as more of `run_id`)."""
-    run = Run(store) if run_id is None else Run(store, run_id=run_id, seq=store.last_seq(run_id))
+    """Collect today's report of every account into `store` as run `run_id` (new unless `resume`)."""
+    run = Run(store) if run_id is None else Run(store, run_id=run_id, seq=store.last_seq(run_id) if resume else 0)
     summary = Summary(run.run_id)
     day = dt.datetime.now(dt.UTC).date()
     by_id = {a.id: a for a in accounts}
