@@ -6,13 +6,14 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from credsight.config import ENV_PREFIX, ConfigError, config_path, default_map
 from credsight.model import ReportError, check_account_id
 from credsight.sources import SourceError
 from credsight.store import Store, StoreError, check_run_id
@@ -259,16 +260,29 @@ def demo(
         typer.echo("the dashboard ('credsight serve') is not built yet; see issue 5")
 
 
+def setting_names(group: Any) -> dict[str, list[str]]:
+    """Each command's settings: its options' names (the toml keys and CREDSIGHT_ variables)."""
+    return {
+        name: [p.name for p in command.params if p.name and getattr(p, "opts", [""])[0].startswith("--")]
+        for name, command in group.commands.items()
+    }
+
+
 def main() -> None:
     """Entry point: one-line errors and exit code 2 for anything the user can fix."""
     try:
-        code = app(standalone_mode=False)  # a command's typer.Exit comes back as its code
+        command = typer.main.get_command(app)
+        settings = default_map(config_path(), setting_names(command))
+        # a command's typer.Exit comes back as its code
+        code = command.main(
+            prog_name="credsight", standalone_mode=False, default_map=settings, auto_envvar_prefix=ENV_PREFIX
+        )
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except (UserError, ReportError, StoreError, SourceError) as e:
+    except (UserError, ReportError, StoreError, SourceError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:
@@ -281,8 +295,8 @@ def main() -> None:
             print(e.format_message())
             sys.exit(2)
         context = getattr(e, "ctx", None)
-        command = context.command_path if context is not None else "credsight"
-        print(f"error: {e.format_message()} (see '{command} --help')", file=sys.stderr)
+        path = context.command_path if context is not None else "credsight"
+        print(f"error: {e.format_message()} (see '{path} --help')", file=sys.stderr)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -1,0 +1,80 @@
+"""Settings: every command option, from the flag, the environment, credsight.toml, or its default.
+
+Precedence, highest first: the flag; `CREDSIGHT_<COMMAND>_<OPTION>` in the environment (or
+the option's own variable, e.g. `CREDSIGHT_STORE`); `credsight.toml`; the built-in default.
+The file is `./credsight.toml`, or the one `CREDSIGHT_CONFIG` names:
+
+    store = "s3://security-data/credsight"   # top level: every command that has --store
+
+    [collect]
+    concurrency = 32
+    role-name = "credsight-reader"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CREDSIGHT"
+CONFIG_FILE = "credsight.toml"
+CONFIG_VARIABLE = "CREDSIGHT_CONFIG"
+
+
+class ConfigError(ValueError):
+    """credsight.toml cannot be used; the message says where and what to do."""
+
+
+def config_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The settings file to read: $CREDSIGHT_CONFIG (which must exist), else ./credsight.toml if present."""
+    named = environ.get(CONFIG_VARIABLE)
+    if named:
+        if not Path(named).is_file():
+            raise ConfigError(f"{CONFIG_VARIABLE}={named}: no such file; fix the path or unset the variable")
+        return Path(named)
+    here = Path(CONFIG_FILE)
+    return here if here.is_file() else None
+
+
+def default_map(path: Path | None, commands: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """The file's settings per command, as the CLI's defaults (a flag or variable still wins).
+
+    `commands` maps each command to its settings' names (option names without dashes,
+    with underscores). Top-level keys apply to every command that has the setting.
+    """
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML ({e}); see the README's settings section") from None
+    everywhere = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    known_anywhere = {name for names in commands.values() for name in names}
+    for key in everywhere:
+        if _name(key) not in known_anywhere:
+            raise ConfigError(f"{path}: unknown setting {key!r}; 'credsight COMMAND --help' lists the options")
+    defaults: dict[str, dict[str, Any]] = {}
+    for command, names in commands.items():
+        chosen = {_name(k): v for k, v in everywhere.items() if _name(k) in names}
+        section = data.get(command, {})
+        for key, value in section.items():
+            if _name(key) not in names:
+                raise ConfigError(
+                    f"{path}: [{command}] has no setting {key!r}; 'credsight {command} --help' lists the options"
+                )
+            chosen[_name(key)] = value
+        if chosen:
+            defaults[command] = chosen
+    for section in data:
+        if isinstance(data[section], dict) and section not in commands:
+            raise ConfigError(f"{path}: unknown section [{section}]; sections are named after commands")
+    return defaults
+
+
+def _name(key: str) -> str:
+    return key.strip().lstrip("-").replace("-", "_")
