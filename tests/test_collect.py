@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from rich.console import Console
 from credsight.collect_command import CollectRequest, choose_accounts, reporting, run_collect
 from credsight.query import Database
 from credsight.sources import SourceError
-from credsight.sources.aws import Aws
+from credsight.sources.aws import Aws, RoleSettings
 from credsight.sources.collect import Outcome, Settings, collect
 from credsight.sources.organizations import Account, discover, under
 from credsight.sources.report import Timing
@@ -202,6 +203,7 @@ def test_faults_are_classified_nothing_is_lost_and_resume_completes(organization
     faults.add("iam.GetCredentialReport", recovering[2], "ReportExpired", 410, times=1)
     faults.add("iam.GenerateCredentialReport", recovering[3], "connection", times=2)
     faults.add("iam.GetCredentialReport", None, "Throttling", times=10)
+    faults.add("iam.GetCredentialReport", recovering[4], "ExpiredToken", times=1)  # the role's session ran out
     accounts = [Account(a) for a in organization.active]
     summary = collect(store, aws, "aws", accounts, Settings(timing=FAST, concurrency=8), caller_account=MANAGEMENT)
 
@@ -211,6 +213,7 @@ def test_faults_are_classified_nothing_is_lost_and_resume_completes(organization
     for account in recovering:
         assert sum(n for (_, a), n in faults.injected.items() if a == account), account  # they were hit
     assert faults.calls["iam.GenerateCredentialReport", recovering[1]] >= 2  # generated again after the loss
+    assert faults.calls["sts.AssumeRole", recovering[4]] >= 2  # assumed again after the session expired
     collected = [a for a in organization.active if a not in failed]
     assert stored_users(store) == created_users(organization, collected)
     with Database(store) as database:
@@ -377,3 +380,29 @@ def test_progress_bar_on_a_terminal() -> None:
     with reporting("text", Console(file=quiet, force_terminal=False), 1) as advance:
         advance(Outcome(Account("111122223333"), "success"))
     assert quiet.getvalue() == ""  # no bar in a log file
+
+
+def test_role_arn_partition_and_session_settings(organization: Organization, tmp_path: Path) -> None:
+    """The role ARN takes the caller's partition (aws-us-gov here), and the role settings go to AssumeRole."""
+    aws, _faults = hooked(organization)
+    asked: list[dict[str, list[str]]] = []
+
+    def gov_cloud(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["Arn"] = parsed["Arn"].replace("arn:aws:", "arn:aws-us-gov:")
+
+    def record(request: Any, **_: Any) -> None:
+        body = request.body
+        asked.append(urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body))
+
+    aws.session.events.register("after-call.sts.GetCallerIdentity", gov_cloud)
+    aws.session.events.register("before-send.sts.AssumeRole", record)
+    member = next(a for a in organization.active if a != MANAGEMENT)
+    role = RoleSettings("audit-reader", external_id="xyz-123", session_name="nightly", duration_seconds=900)
+    request = CollectRequest(role=role, accounts=[member, MANAGEMENT], caller_via_role=True)
+    assert run_collect(Store(str(tmp_path / "store")), request, aws) == 0
+    assert sorted(a["RoleArn"][0] for a in asked) == sorted(
+        f"arn:aws-us-gov:iam::{account}:role/audit-reader" for account in (member, MANAGEMENT)
+    )
+    assert {(a["ExternalId"][0], a["RoleSessionName"][0], a["DurationSeconds"][0]) for a in asked} == {
+        ("xyz-123", "nightly", "900")
+    }
