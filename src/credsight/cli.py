@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credsight.config import ENV_PREFIX, ConfigError, config_path, default_map
+from credsight.config import ENV_PREFIX, config_path, default_map
+from credsight.errors import UserFixable
 from credsight.model import ReportError, check_account_id
-from credsight.sources import SourceError
-from credsight.store import Store, StoreError, check_run_id
+from credsight.store import Store, check_run_id
 
 app = typer.Typer(
     help="One view of every IAM user's credentials across an AWS Organization, over time.",
@@ -172,6 +172,70 @@ def collect(
     raise typer.Exit(code)
 
 
+def split_values(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def findings(
+    store: StoreOption = DEFAULT_STORE,
+    date: Annotated[str | None, typer.Option(help="Evaluate each account's snapshot as of this day.")] = None,
+    account: AccountsOption = None,
+    ou: Annotated[
+        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
+    ] = None,
+    rule: Annotated[list[str] | None, typer.Option(help="Only these rules (see 'credsight rules').")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv, json, ocsf or asff.")] = "table",
+    fail_on: Annotated[
+        str | None, typer.Option(help="Exit 4 when an open finding is at or above: low, medium, high, critical.")
+    ] = None,
+    exceptions: Annotated[
+        Path | None, typer.Option(help="Accepted risks (default: ./credsight-exceptions.toml if present).")
+    ] = None,
+    root_used_days: Annotated[int, typer.Option(min=0, help="root-used: root used within this many days.")] = 90,
+    unused_days: Annotated[int, typer.Option(min=0, help="unused-credentials: days without use.")] = 45,
+    rotation_days: Annotated[int, typer.Option(min=0, help="access-key-rotation: maximum key age.")] = 90,
+    password_days: Annotated[int, typer.Option(min=0, help="password-rotation: maximum password age.")] = 90,
+    inactive_days: Annotated[int, typer.Option(min=0, help="inactive-user: days without any use.")] = 90,
+    region: Annotated[str, typer.Option(help="Region named in ASFF product ARNs.")] = "us-east-1",
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Findings of the CIS / Security Hub IAM rules, with evidence, first-seen date and exceptions."""
+    from credsight.findings_command import FORMATS, FindingsRequest, run_findings
+    from credsight.rules.catalogue import SEVERITIES
+
+    if format not in FORMATS:
+        raise UserError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise UserError(f"--fail-on {fail_on!r} is not one of {', '.join(SEVERITIES)}")
+    request = FindingsRequest(
+        date=parse_date(date, "--date") if date else None,
+        accounts=parse_ids(account, "--account"),
+        ou=ou,
+        rules=split_values(rule),
+        format=format,
+        fail_on=fail_on,
+        exceptions=exceptions,
+        limits={
+            "root_used_days": root_used_days,
+            "unused_days": unused_days,
+            "rotation_days": rotation_days,
+            "password_days": password_days,
+            "inactive_days": inactive_days,
+        },
+        region=region,
+    )
+    raise typer.Exit(run_findings(open_store(store, endpoint_url), request))
+
+
+@app.command()
+def rules() -> None:
+    """List the rules: severity, CIS and Security Hub mappings, thresholds, and what cannot be decided."""
+    from credsight.findings_command import rules_table
+
+    typer.echo(rules_table(), nl=False)
+
+
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL over the views reports, latest, accounts, runs, daily, key_use.")],
@@ -282,7 +346,7 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except (UserError, ReportError, StoreError, SourceError, ConfigError) as e:
+    except (UserError, ReportError, UserFixable) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:

@@ -19,12 +19,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from credsight.errors import UserFixable
+
 ENV_PREFIX = "CREDSIGHT"
 CONFIG_FILE = "credsight.toml"
 CONFIG_VARIABLE = "CREDSIGHT_CONFIG"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserFixable, ValueError):
     """credsight.toml cannot be used; the message says where and what to do."""
 
 

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from credsight.errors import UserFixable
 from credsight.model import REPORT_SCHEMA, UTC_SECONDS
 from credsight.rollups import DAILY_SCHEMA, KEY_USE_SCHEMA
 
@@ -104,7 +105,7 @@ TAIL_ROW_GROUP_ROWS = 32_768
 Scan = tuple[dict[str, dict[str, list[pafs.FileInfo]]], set[str], set[str], set[str]]
 
 
-class StoreError(RuntimeError):
+class StoreError(UserFixable, RuntimeError):
     """The store cannot be used as asked; the message says why and what to do."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from credsight.scope import path_under
 from credsight.sources import SourceError
 
 # Accounts in these states have no usable IAM; they are recorded as skipped, never collected.
@@ -126,10 +127,4 @@ def select(
 
 def under(account: Account, ou: str) -> bool:
     """Whether the account sits in `ou` or anything below it; `ou` is an id or a path of names."""
-    if ou in account.ou_ids:
-        return True
-    wanted = ou.strip("/").split("/")
-    have = account.ou_path.split("/")
-    if wanted[0] != have[0]:  # a path may leave out the root's name: "Workloads/Prod"
-        wanted = [have[0], *wanted]
-    return have[: len(wanted)] == wanted
+    return ou in account.ou_ids or path_under(account.ou_path, ou)

@@ -1,0 +1,1 @@
+"""Rules over the snapshots: the catalogue, findings, exceptions, and changes between snapshots."""

@@ -1,0 +1,208 @@
+"""Evaluate the catalogue over a date's snapshots: findings with evidence and first-seen date.
+
+The snapshot of an account on date D is its latest snapshot on or before D. Every rule is a SQL
+condition evaluated by DuckDB over all rows of those snapshots at once. A finding's
+`first_seen` is the earliest snapshot of the unbroken run of snapshots, ending at the one
+evaluated, in which the same user (same creation time) already failed the rule. A day the
+account was not collected does not break the run; a day the user passed does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from credsight.errors import UserFixable
+from credsight.model import ROOT_USER
+from credsight.query import Database
+from credsight.rules.catalogue import MACROS, RULES, SEVERITIES, Rule, thresholds
+
+FINDING_SCHEMA = pa.schema(
+    [
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("severity", pa.string(), nullable=False),
+        pa.field("snapshot_date", pa.date32(), nullable=False),
+        pa.field("first_seen", pa.date32()),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("account_name", pa.string()),
+        pa.field("user", pa.string(), nullable=False),
+        pa.field("arn", pa.string()),
+        pa.field("evidence", pa.string()),  # JSON object of the values that decided it
+    ]
+)
+
+# Each account's snapshot as of $date: its latest on or before that day.
+SNAPSHOT = """
+    CREATE OR REPLACE TEMP TABLE snapshot AS
+    SELECT r.* FROM reports AS r
+    SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM daily
+               WHERE snapshot_date <= $date AND ($accounts IS NULL OR list_contains($accounts, account_id))
+               GROUP BY account_id) AS newest
+    USING (account_id, snapshot_date)"""
+
+FINDINGS = """
+    SELECT f.rule, c.severity, f.snapshot_date, s.first_seen, f.account_id, f.account_name,
+           f."user", f.arn, f.evidence
+    FROM found AS f JOIN rule_catalogue AS c USING (rule)
+    LEFT JOIN first_seen AS s USING (rule, account_id, "user")
+    ORDER BY c.rank DESC, f.rule, f.account_id, f."user"
+"""
+
+RULE_ROWS = """
+    SELECT '{rule}' AS rule, r.snapshot_date, r.account_id, r.account_name, r."user", r.arn,
+           CAST(to_json({evidence}) AS VARCHAR) AS evidence, r.user_creation_time
+    FROM {source} AS r
+    WHERE {scope} AND coalesce(({condition}), false)"""
+
+# One pass over the history of the users found: per user (same creation time) and rule, the
+# last snapshot where the rule passed. The run of failures starts at the account's next
+# snapshot after it (or at the user's first snapshot when it never passed).
+LAST_PASSED = """
+    SELECT r.account_id, r."user", min(r.snapshot_date) AS first_row, {passed}
+    FROM reports AS r
+    SEMI JOIN (SELECT DISTINCT account_id, "user", user_creation_time FROM found) AS f
+        USING (account_id, "user", user_creation_time)
+    WHERE r.snapshot_date <= $date
+    GROUP BY r.account_id, r."user"
+"""
+PASSED = 'max(r.snapshot_date) FILTER (WHERE {scope} AND NOT coalesce(({condition}), false)) AS "{rule}"'
+FIRST_SEEN = """
+    WITH passed AS (UNPIVOT last_passed ON {rules} INTO NAME rule VALUE passed),
+    never AS (SELECT l.account_id, l."user", r.rule, l.first_row
+              FROM last_passed AS l CROSS JOIN (SELECT unnest($rules) AS rule) AS r)
+    SELECT n.rule, n.account_id, n."user",
+           CASE WHEN p.passed IS NULL THEN n.first_row
+                ELSE (SELECT min(d.snapshot_date) FROM daily AS d
+                      WHERE d.account_id = n.account_id AND d.snapshot_date > p.passed) END AS first_seen
+    FROM never AS n LEFT JOIN passed AS p USING (rule, account_id, "user")
+    SEMI JOIN found AS f USING (rule, account_id, "user")"""
+
+COUNTS = """
+    SELECT account_id, count(*) FILTER (WHERE "user" = '<root_account>') AS root_rows,
+           count(*) FILTER (WHERE "user" <> '<root_account>') AS user_rows
+    FROM snapshot GROUP BY account_id"""
+
+
+class FindingsError(UserFixable, ValueError):
+    """The evaluation was asked for something that does not exist; the message says what."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A date's findings, and per rule and account how many rows passed and failed."""
+
+    date: dt.date
+    findings: pa.Table  # FINDING_SCHEMA, sorted by severity (worst first), rule, account, user
+    results: pa.Table  # rule, account_id, evaluated, failed, passed
+    rules: tuple[Rule, ...]
+
+
+def _scope(rule: Rule) -> str:
+    return f"r.\"user\" = '{ROOT_USER}'" if rule.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
+
+
+def select_rules(ids: Sequence[str] | None) -> tuple[Rule, ...]:
+    if not ids:
+        return RULES
+    known = {rule.id: rule for rule in RULES}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise FindingsError(f"no rule {unknown[0]!r}; the rules are: {', '.join(known)}")
+    return tuple(known[i] for i in ids)
+
+
+def evaluate(
+    database: Database,
+    date: dt.date | None = None,
+    accounts: Sequence[str] | None = None,
+    rule_ids: Sequence[str] | None = None,
+    limits: Mapping[str, int] | None = None,
+) -> Evaluation:
+    """Evaluate the rules over each account's snapshot as of `date` (default: the latest of all)."""
+    rules = select_rules(rule_ids)
+    decidable = [rule for rule in rules if rule.decidable]
+    connection = database.connection
+    for name, body in MACROS.items():
+        connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+    if date is None:
+        newest = database.sql("SELECT max(snapshot_date) AS d FROM daily").first()
+        date = newest["d"] if newest and newest["d"] else dt.datetime.now(dt.UTC).date()
+    values = {**thresholds(RULES), **(limits or {})}
+    parameters: dict[str, object] = {"date": date, "accounts": list(accounts) if accounts is not None else None}
+    connection.execute(SNAPSHOT, parameters)
+    used = {name: values[name] for rule in decidable for name in rule.thresholds}
+    if decidable:
+        # The SQL is assembled from the catalogue's constants only; every value is a bound parameter.
+        union = " UNION ALL ".join(
+            RULE_ROWS.format(
+                rule=rule.id, evidence=rule.evidence, source="snapshot", scope=_scope(rule), condition=rule.condition
+            )
+            for rule in decidable
+        )
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE found AS {union}", used)
+        passed = ", ".join(
+            PASSED.format(rule=rule.id, scope=_scope(rule), condition=rule.condition) for rule in decidable
+        )
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE last_passed AS {LAST_PASSED.format(passed=passed)}", {**used, "date": date}
+        )
+        columns = ", ".join(f'"{rule.id}"' for rule in decidable)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(rules=columns)}",
+            {"rules": [rule.id for rule in decidable]},
+        )
+    else:
+        connection.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT NULL AS rule WHERE false")
+    findings = _findings(database, decidable)
+    results = _results(database, decidable)
+    return Evaluation(date, findings, results, rules)
+
+
+def _findings(database: Database, rules: Sequence[Rule]) -> pa.Table:
+    if not rules:
+        return FINDING_SCHEMA.empty_table()
+    catalogue = pa.table(
+        {
+            "rule": [rule.id for rule in rules],
+            "severity": [rule.severity for rule in rules],
+            "rank": [SEVERITIES.index(rule.severity) for rule in rules],
+        }
+    )
+    database.connection.register("rule_catalogue", catalogue)
+    return database.sql(FINDINGS).table.cast(FINDING_SCHEMA)
+
+
+def _results(database: Database, rules: Sequence[Rule]) -> pa.Table:
+    """Per rule and account: rows evaluated, failed and passed."""
+    counts = database.sql(COUNTS).rows
+    failed = {
+        (row["rule"], row["account_id"]): row["n"]
+        for row in database.sql("SELECT rule, account_id, count(*) AS n FROM found GROUP BY ALL").rows
+    }
+    rows = []
+    for rule in rules:
+        for count in counts:
+            evaluated = count["root_rows"] if rule.scope == "root" else count["user_rows"]
+            failing = failed.get((rule.id, count["account_id"]), 0)
+            rows.append(
+                {
+                    "rule": rule.id,
+                    "account_id": count["account_id"],
+                    "evaluated": evaluated,
+                    "failed": failing,
+                    "passed": evaluated - failing,
+                }
+            )
+    schema = pa.schema(
+        [
+            ("rule", pa.string()),
+            ("account_id", pa.string()),
+            ("evaluated", pa.int64()),
+            ("failed", pa.int64()),
+            ("passed", pa.int64()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
