@@ -67,7 +67,7 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
     )
     console = Console(stderr=True, highlight=False, markup=False)
     try:
-        with stopped_by_sigterm(), reporting(request.log_format, console, len(chosen)) as on_outcome:
+        with stop_on_signals() as stop, reporting(request.log_format, console, len(chosen)) as on_outcome:
             summary = collect(
                 store,
                 aws,
@@ -79,6 +79,7 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
                 resume=resuming is not None,
                 with_metadata=with_metadata,
                 on_outcome=on_outcome,
+                stop=stop,
             )
     except KeyboardInterrupt:
         console.print(
@@ -90,20 +91,26 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
 
 
 @contextmanager
-def stopped_by_sigterm() -> Iterator[None]:
-    """Let SIGTERM (schedulers, containers) stop a run the way Ctrl-C does: finished work is kept."""
+def stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM (schedulers, containers) ask the run to stop at its next safe point.
+
+    The handler only sets an event: an interrupt landing in the middle of a batch write
+    could leave reports without their outcomes.
+    """
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    def ask_to_stop(signum: int, frame: object) -> None:
+        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, ask_to_stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def choose_accounts(aws: Aws, caller_account: str, request: CollectRequest) -> tuple[list[Account], bool]:

@@ -177,8 +177,13 @@ def collect(
     with_metadata: bool = True,
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
     clock: Callable[[], float] = time.monotonic,
+    stop: threading.Event | None = None,
 ) -> Summary:
-    """Collect today's report of every account into `store` as run `run_id` (new unless `resume`)."""
+    """Collect today's report of every account into `store` as run `run_id` (new unless `resume`).
+
+    Setting `stop` ends the run at its next safe point: what finished is written, then
+    KeyboardInterrupt is raised.
+    """
     run = Run(store) if run_id is None else Run(store, run_id=run_id, seq=store.last_seq(run_id) if resume else 0)
     summary = Summary(run.run_id)
     day = dt.datetime.now(dt.UTC).date()
@@ -210,6 +215,8 @@ def collect(
     scheduler.start()
     try:
         while True:
+            if stop is not None and stop.is_set():  # a safe point: no batch is being written
+                raise KeyboardInterrupt
             try:
                 job = scheduler.finished.get(timeout=0.2)
             except queue.Empty:
