@@ -229,6 +229,33 @@ def findings(
 
 
 @app.command()
+def trends(
+    store: StoreOption = DEFAULT_STORE,
+    since: Annotated[str | None, typer.Option("--from", help="First day (default: 90 days before the last).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Last day (default: the latest snapshot).")] = None,
+    account: AccountsOption = None,
+    ou: Annotated[
+        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Per day: IAM users by class, console users without MFA, old keys, failing findings per rule, SSO projection."""
+    from credsight.trends_command import run_trends
+
+    if format not in ("table", "csv", "json"):
+        raise UserError(f"--format {format!r} is not one of table, csv, json")
+    run_trends(
+        open_store(store, endpoint_url),
+        parse_date(since, "--from") if since else None,
+        parse_date(until, "--to") if until else None,
+        parse_ids(account, "--account"),
+        ou,
+        format,
+    )
+
+
+@app.command()
 def rules() -> None:
     """List the rules: severity, CIS and Security Hub mappings, thresholds, and what cannot be decided."""
     from credsight.findings_command import rules_table
