@@ -11,6 +11,7 @@ from pathlib import Path
 
 from credsight.demo import DemoOrganization
 from credsight.demo_store import build_demo_store
+from credsight.rules.history import summarise
 from credsight.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -25,6 +26,7 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
             store.compact()
+            summarise(store)
         (folder / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
     return store
 

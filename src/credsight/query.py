@@ -126,7 +126,10 @@ class Database:
         self._create_views()
 
     def _source(self, name: str, parts: Sequence[Part], schema: pa.Schema) -> None:
-        paths = [p.path for p in parts]
+        self.register_files(name, [p.path for p in parts], schema)
+
+    def register_files(self, name: str, paths: Sequence[str], schema: pa.Schema) -> None:
+        """Make Parquet files of the store a table of the connection (local or S3 alike)."""
         if not paths:
             self.connection.register(name, schema.empty_table())
         elif self.store.is_local:

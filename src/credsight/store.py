@@ -245,6 +245,23 @@ class Store:
         directory = self._join("runs", f"run_id={run_id}")
         return self._write_table(directory, f"outcomes-{seq:05d}.parquet", outcomes.cast(OUTCOME_SCHEMA))
 
+    def write_derived(self, kind: str, month_dir: str, name: str, table: pa.Table, metadata: dict[bytes, bytes]) -> str:
+        """Write a file computed from one month's data, named after the part it was computed from.
+
+        Derived files only speed reads up: a reader uses one only while the part it names is
+        the month's one live part, and falls back to the rows otherwise.
+        """
+        directory = self._join("derived", kind, month_dir)
+        return self._write_table(directory, name, table, metadata)
+
+    def derived_files(self, kind: str) -> dict[tuple[str, str], str]:
+        """(month folder, name) -> path of every derived file of a kind."""
+        found = {}
+        for info in self._list(self._join("derived", kind)):
+            month_dir = info.path.rsplit("/", 2)[-2]
+            found[month_dir, info.base_name] = info.path
+        return found
+
     def delete(self, path: str) -> None:
         try:
             self.fs.delete_file(path)

@@ -19,6 +19,7 @@ from credsight.errors import UserFixable
 from credsight.model import ROOT_USER
 from credsight.query import Database
 from credsight.rules.catalogue import MACROS, RULES, SEVERITIES, Rule, thresholds
+from credsight.rules.history import last_passed
 
 FINDING_SCHEMA = pa.schema(
     [
@@ -57,28 +58,19 @@ RULE_ROWS = """
     FROM {source} AS r
     WHERE {scope} AND coalesce(({condition}), false)"""
 
-# One pass over the history of the users found: per user (same creation time) and rule, the
-# last snapshot where the rule passed. The run of failures starts at the account's next
-# snapshot after it (or at the user's first snapshot when it never passed).
-LAST_PASSED = """
-    SELECT r.account_id, r."user", min(r.snapshot_date) AS first_row, {passed}
-    FROM reports AS r
-    SEMI JOIN (SELECT DISTINCT account_id, "user", user_creation_time FROM found) AS f
-        USING (account_id, "user", user_creation_time)
-    WHERE r.snapshot_date <= $date
-    GROUP BY r.account_id, r."user"
-"""
-PASSED = 'max(r.snapshot_date) FILTER (WHERE {scope} AND NOT coalesce(({condition}), false)) AS "{rule}"'
+# The run of failures starts at the account's next snapshot after the user last passed (see
+# history.last_passed), or at the user's first snapshot when it never passed.
 FIRST_SEEN = """
-    WITH passed AS (UNPIVOT last_passed ON {rules} INTO NAME rule VALUE passed),
-    never AS (SELECT l.account_id, l."user", r.rule, l.first_row
-              FROM last_passed AS l CROSS JOIN (SELECT unnest($rules) AS rule) AS r)
-    SELECT n.rule, n.account_id, n."user",
-           CASE WHEN p.passed IS NULL THEN n.first_row
-                ELSE (SELECT min(d.snapshot_date) FROM daily AS d
-                      WHERE d.account_id = n.account_id AND d.snapshot_date > p.passed) END AS first_seen
-    FROM never AS n LEFT JOIN passed AS p USING (rule, account_id, "user")
-    SEMI JOIN found AS f USING (rule, account_id, "user")"""
+    WITH found_passed AS (
+        SELECT f.rule, f.account_id, f."user", l.first_row, CASE f.rule {passed} END AS passed
+        FROM found AS f JOIN last_passed AS l USING (account_id, "user")
+    )
+    SELECT f.rule, f.account_id, f."user",
+           CASE WHEN f.passed IS NULL THEN f.first_row ELSE d.snapshot_date END AS first_seen
+    FROM found_passed AS f
+    ASOF LEFT JOIN (SELECT account_id, snapshot_date FROM daily) AS d
+        ON f.account_id = d.account_id AND d.snapshot_date > f.passed"""
+PASSED_OF = "WHEN '{rule}' THEN l.\"{rule}\""
 
 COUNTS = """
     SELECT account_id, count(*) FILTER (WHERE "user" = '<root_account>') AS root_rows,
@@ -120,6 +112,7 @@ def evaluate(
     accounts: Sequence[str] | None = None,
     rule_ids: Sequence[str] | None = None,
     limits: Mapping[str, int] | None = None,
+    use_summaries: bool = True,
 ) -> Evaluation:
     """Evaluate the rules over each account's snapshot as of `date` (default: the latest of all)."""
     rules = select_rules(rule_ids)
@@ -143,17 +136,9 @@ def evaluate(
             for rule in decidable
         )
         connection.execute(f"CREATE OR REPLACE TEMP TABLE found AS {union}", used)
-        passed = ", ".join(
-            PASSED.format(rule=rule.id, scope=_scope(rule), condition=rule.condition) for rule in decidable
-        )
-        connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE last_passed AS {LAST_PASSED.format(passed=passed)}", {**used, "date": date}
-        )
-        columns = ", ".join(f'"{rule.id}"' for rule in decidable)
-        connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(rules=columns)}",
-            {"rules": [rule.id for rule in decidable]},
-        )
+        last_passed(database, date, decidable, {**values, **used}, use_summaries)
+        passed = " ".join(PASSED_OF.format(rule=rule.id) for rule in decidable)
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(passed=passed)}")
     else:
         connection.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT NULL AS rule WHERE false")
     findings = _findings(database, decidable)

@@ -1,0 +1,127 @@
+"""When each user last passed each rule: the history behind a finding's first-seen date.
+
+Reading a year of report rows for this costs seconds. So `summarise` (run by `compact`)
+keeps a small derived file per report part: per user (same creation time) the part's first
+snapshot and, per rule, the last snapshot where the rule passed, with the default
+thresholds. `last_passed` reads the summary of every part whose rows all lie on or before
+the date asked, and the rows of the other parts (new since the last compaction, or reaching
+past the date); with a threshold other than its default it reads every row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+
+from credsight.model import ROOT_USER
+from credsight.query import Database
+from credsight.rules.catalogue import MACROS, RULES, Rule, thresholds
+from credsight.store import STORED_SCHEMA, Store
+
+KIND = "rule_passes"
+THRESHOLDS_KEY = b"credsight.thresholds"
+
+# Per user (same creation time): the first row, and per rule the last row where it passed.
+PASSES = """
+    SELECT r.account_id, r."user", r.user_creation_time, min(r.snapshot_date) AS first_row, {passed}
+    FROM {source} AS r
+    {only_found}
+    ANTI JOIN superseded USING (account_id, snapshot_date, run_id)
+    WHERE r.snapshot_date <= $date
+    GROUP BY r.account_id, r."user", r.user_creation_time"""
+PASSED = 'max(r.snapshot_date) FILTER (WHERE {scope} AND NOT coalesce(({condition}), false)) AS "{rule}"'
+ONLY_FOUND = """SEMI JOIN (SELECT DISTINCT account_id, "user", user_creation_time FROM found) AS f
+        USING (account_id, "user", user_creation_time)"""
+SUMMARY_ROWS = """
+    SELECT account_id, "user", user_creation_time, first_row, {columns} FROM history_summaries
+    {only_found}"""
+# Months combined: the user's first row over all of them, the latest pass per rule.
+COMBINED = """
+    SELECT account_id, "user", min(first_row) AS first_row, {latest}
+    FROM ({months}) AS m
+    GROUP BY account_id, "user"
+"""
+
+
+def _scope(rule: Rule) -> str:
+    return f"r.\"user\" = '{ROOT_USER}'" if rule.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
+
+
+def _passes(rules: Sequence[Rule], source: str, only_found: bool) -> str:
+    passed = ", ".join(PASSED.format(rule=r.id, scope=_scope(r), condition=r.condition) for r in rules)
+    return PASSES.format(passed=passed, source=source, only_found=ONLY_FOUND if only_found else "")
+
+
+def _place(path: str) -> tuple[str, str]:
+    """(month folder, file name) of a part: names repeat across months, the pair does not."""
+    month_dir, name = path.rsplit("/", 2)[-2:]
+    return month_dir, name
+
+
+def _summaries(store: Store) -> dict[tuple[str, str], tuple[str, dt.date]]:
+    """(month folder, part name) -> (path of its summary, the part's last snapshot date), live parts only."""
+    live = {_place(part.path) for part in store.live_parts()["reports"]}
+    found = {}
+    for (month_dir, name), path in store.derived_files(KIND).items():
+        part, _, last = name.removesuffix(".parquet").rpartition("--")
+        if (month_dir, f"{part}.parquet") in live:
+            found[month_dir, f"{part}.parquet"] = (path, dt.date.fromisoformat(last))
+    return found
+
+
+def summarise(store: Store) -> int:
+    """Summarise every live report part that has no summary; remove summaries of replaced parts.
+
+    Run after compaction, when a month is one large part: later reads skip its rows.
+    """
+    done = _summaries(store)
+    rules = [rule for rule in RULES if rule.decidable]
+    used = {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
+    written = 0
+    with Database(store) as database:
+        for name, body in MACROS.items():
+            database.connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+        for part in store.live_parts()["reports"]:
+            if _place(part.path) in done:
+                continue
+            database.register_files("part_rows", [part.path], STORED_SCHEMA)
+            table = database.sql(_passes(rules, "part_rows", only_found=False), {**used, "date": dt.date(9999, 12, 31)})
+            last = database.sql("SELECT max(snapshot_date) AS d FROM part_rows").rows[0]["d"]
+            if last is None:
+                continue
+            month_dir = _place(part.path)[0]
+            metadata = {THRESHOLDS_KEY: json.dumps(used, sort_keys=True).encode()}
+            store.write_derived(
+                KIND, month_dir, f"{part.name.removesuffix('.parquet')}--{last}.parquet", table.table, metadata
+            )
+            written += 1
+    kept = {path for path, _last in _summaries(store).values()}
+    for path in store.derived_files(KIND).values():
+        if path not in kept:
+            store.delete(path)
+    return written
+
+
+def last_passed(
+    database: Database, date: dt.date, rules: Sequence[Rule], values: Mapping[str, int], use_summaries: bool = True
+) -> None:
+    """Create the temp table `last_passed`: per user found, the first row and the last pass per rule."""
+    defaults = all(values.get(k, v) == v for k, v in thresholds(RULES).items())
+    summaries = _summaries(database.store) if defaults and use_summaries else {}
+    # A part's summary stands for its rows when every row is on or before the date asked.
+    summarised = [path for path, last in summaries.values() if last <= date]
+    used_parts = {place for place, (_path, last) in summaries.items() if last <= date}
+    raw = [part.path for part in database.store.live_parts()["reports"] if _place(part.path) not in used_parts]
+    database.register_files("history_rows", raw, STORED_SCHEMA)
+    parts = [_passes(rules, "history_rows", only_found=True)]
+    if summarised:
+        database.register_files("history_summaries", summarised, pa.schema([("account_id", pa.string())]))
+        columns = ", ".join(f'"{rule.id}"' for rule in rules)
+        parts.append(SUMMARY_ROWS.format(columns=columns, only_found=ONLY_FOUND))
+    latest = ", ".join(f'max("{rule.id}") AS "{rule.id}"' for rule in rules)
+    combined = COMBINED.format(latest=latest, months=" UNION ALL ".join(parts))
+    used = {k: values[k] for rule in rules for k in rule.thresholds}
+    database.connection.execute(f"CREATE OR REPLACE TEMP TABLE last_passed AS {combined}", {**used, "date": date})
