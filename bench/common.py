@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -29,6 +30,16 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
             summarise(store)
         (folder / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
     return store
+
+
+def demo_size_arguments(repeat: int = 3) -> argparse.Namespace:
+    """--accounts, --users, --days (the demo store measured) and --repeat, as every benchmark takes them."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    return parser.parse_args()
 
 
 def folder_bytes(folder: str | Path) -> int:

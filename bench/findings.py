@@ -9,11 +9,10 @@ first-seen dates (a pass over the history of the users found).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
-from bench.common import demo_store, machine
+from bench.common import demo_size_arguments, demo_store, machine
 from credsight.query import Database
 from credsight.rules.findings import evaluate
 from credsight.rules.trends import migration_projection, per_day
@@ -46,12 +45,7 @@ def timed_sql(database: Database) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = demo_size_arguments()
     store = demo_store(args.accounts, args.days, users=args.users)
     with Database(store) as database:
         evaluate(database)  # warm the file cache

@@ -229,6 +229,35 @@ def findings(
 
 
 @app.command()
+def changes(
+    store: StoreOption = DEFAULT_STORE,
+    since: Annotated[str | None, typer.Option(help="First day of changes (default: 7 days before the last).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day of changes (default: the latest snapshot).")] = None,
+    account: AccountsOption = None,
+    ou: Annotated[
+        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
+    ] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only these kinds of change (repeat or commas).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """What changed between each account's consecutive snapshots: users, passwords, MFA, keys, root use."""
+    from credsight.changes_command import run_changes
+
+    if format not in ("table", "csv", "json"):
+        raise UserError(f"--format {format!r} is not one of table, csv, json")
+    run_changes(
+        open_store(store, endpoint_url),
+        parse_date(since, "--since") if since else None,
+        parse_date(until, "--until") if until else None,
+        parse_ids(account, "--account"),
+        ou,
+        split_values(kind),
+        format,
+    )
+
+
+@app.command()
 def trends(
     store: StoreOption = DEFAULT_STORE,
     since: Annotated[str | None, typer.Option("--from", help="First day (default: 90 days before the last).")] = None,

@@ -63,8 +63,7 @@ def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdo
     path = request.exceptions or (Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None)
     risks = load_exceptions(path, [rule.id for rule in RULES]) if path else []
     with Database(store) as database:
-        places = database.sql("SELECT account_id, ou_path FROM account_metadata").rows
-        accounts = select_accounts(((p["account_id"], p["ou_path"]) for p in places), request.accounts, request.ou)
+        accounts = select_accounts(database.account_places(), request.accounts, request.ou)
         evaluation = evaluate(database, request.date, accounts, request.rules or None, request.limits)
     findings = mark(evaluation.findings, risks, request.today)
     catalogue = {rule.id: rule for rule in RULES}

@@ -162,6 +162,17 @@ class Database:
         relation = self.connection.sql(text, params=dict(parameters or {}))
         return Result(relation.to_arrow_table() if relation is not None else pa.table({}))
 
+    def newest_snapshot(self) -> dt.date | None:
+        """The latest snapshot date of any account, or None for an empty store."""
+        found = self.sql("SELECT max(snapshot_date) AS d FROM daily").first()
+        return found["d"] if found else None
+
+    def account_places(self) -> list[tuple[str, str | None]]:
+        """(account id, OU path) of every account with metadata, for scope.select_accounts."""
+        return [
+            (r["account_id"], r["ou_path"]) for r in self.sql("SELECT account_id, ou_path FROM account_metadata").rows
+        ]
+
     def named(self, name: str, **parameters: object) -> Result:
         return self.sql(QUERIES[name], parameters)
 

@@ -35,10 +35,8 @@ def run_trends(
     out: IO[str] = sys.stdout,
 ) -> None:
     with Database(store) as database:
-        places = database.sql("SELECT account_id, ou_path FROM account_metadata").rows
-        chosen = select_accounts(((p["account_id"], p["ou_path"]) for p in places), accounts, ou)
-        newest = database.sql("SELECT max(snapshot_date) AS d FROM daily").first()
-        end = end or (newest["d"] if newest and newest["d"] else dt.datetime.now(dt.UTC).date())
+        chosen = select_accounts(database.account_places(), accounts, ou)
+        end = end or database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
         start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
         table = per_day(database, start, end, chosen)
         database.connection.register("per_account", table)

@@ -121,8 +121,7 @@ def evaluate(
     for name, body in MACROS.items():
         connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
     if date is None:
-        newest = database.sql("SELECT max(snapshot_date) AS d FROM daily").first()
-        date = newest["d"] if newest and newest["d"] else dt.datetime.now(dt.UTC).date()
+        date = database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
     values = {**thresholds(RULES), **(limits or {})}
     parameters: dict[str, object] = {"date": date, "accounts": list(accounts) if accounts is not None else None}
     connection.execute(SNAPSHOT, parameters)
