@@ -190,3 +190,14 @@ def test_asff_is_accepted_by_security_hub(store_path: Path, moto_endpoint: str) 
         "CIS AWS Foundations Benchmark v1.4.0/1.5",
         "CIS AWS Foundations Benchmark v5.0.0/1.4",
     ]
+
+
+def test_results_per_rule_and_account(store_path: Path) -> None:
+    result = credsight("--store", str(store_path), "--results", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    counts = {row["rule"]: row for row in json.loads(result.stdout) if row["account_id"] == ACCOUNT}
+    assert (counts["console-user-mfa"]["evaluated"], counts["console-user-mfa"]["failed"]) == (3, 2)
+    assert counts["root-mfa"]["failed"] == 1 and counts["root-access-key"]["passed"] == 1
+    assert "root-hardware-mfa" not in counts
+    result = credsight("--store", str(store_path), "--results", "--format", "ocsf")
+    assert result.returncode == 2 and "--results is written as table, csv or json" in result.stderr

@@ -198,6 +198,9 @@ def findings(
     password_days: Annotated[int, typer.Option(min=0, help="password-rotation: maximum password age.")] = 90,
     inactive_days: Annotated[int, typer.Option(min=0, help="inactive-user: days without any use.")] = 90,
     region: Annotated[str, typer.Option(help="Region named in ASFF product ARNs.")] = "us-east-1",
+    results: Annotated[
+        bool, typer.Option("--results", help="Per rule and account: rows evaluated, failed, passed (table/csv/json).")
+    ] = False,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Findings of the CIS / Security Hub IAM rules, with evidence, first-seen date and exceptions."""
@@ -224,7 +227,10 @@ def findings(
             "inactive_days": inactive_days,
         },
         region=region,
+        results=results,
     )
+    if results and format in ("ocsf", "asff"):
+        raise UserError("--results is written as table, csv or json")
     raise typer.Exit(run_findings(open_store(store, endpoint_url), request))
 
 

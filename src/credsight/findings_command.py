@@ -16,7 +16,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from credsight.present.exports import write_csv
+from credsight.present.exports import write_csv, write_json
 from credsight.present.finding_formats import asff, ocsf, records
 from credsight.query import Database
 from credsight.rules.catalogue import RULES, SEVERITIES, Rule
@@ -55,6 +55,7 @@ class FindingsRequest:
     exceptions: Path | None = None
     limits: dict[str, int] = field(default_factory=dict)
     region: str = "us-east-1"
+    results: bool = False  # per rule and account pass/fail counts instead of the findings
     today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
 
 
@@ -68,7 +69,10 @@ def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdo
     findings = mark(evaluation.findings, risks, request.today)
     catalogue = {rule.id: rule for rule in RULES}
     found = records(findings.to_pylist(), catalogue)
-    write(found, findings, request, catalogue, out)
+    if request.results:
+        write_results(evaluation.results, request.format, out)
+    else:
+        write(found, findings, request, catalogue, out)
     console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
     for risk in expired(risks, request.today):
         console.print(
@@ -104,6 +108,19 @@ def write(
         write_csv(findings.select(list(CSV_COLUMNS)), out)
     else:
         print_table(found, out)
+
+
+def write_results(results: pa.Table, format: str, out: IO[str]) -> None:
+    """Per rule and account: rows evaluated, failed and passed."""
+    if format == "csv":
+        write_csv(results, out)
+    elif format == "table":
+        table = Table(*results.column_names)
+        for row in results.to_pylist():
+            table.add_row(*[str(v) for v in row.values()])
+        Console(file=out, highlight=False, markup=False, width=120).print(table)
+    else:
+        write_json(results, out)
 
 
 def print_table(found: list[dict[str, Any]], out: IO[str]) -> None:
