@@ -40,7 +40,8 @@ format: $(VENV)/.installed-test
 # Rewrites BENCHMARKS.md from measurements; the 1,000-account store is built once under bench/data.
 bench: $(VENV)/.installed-test
 	{ cat bench/HEADER.md; $(BIN)/python -m bench.storage; $(BIN)/python -m bench.ingest; \
-	  $(BIN)/python -m bench.query; } > BENCHMARKS.md.new
+	  $(BIN)/python -m bench.query; $(BIN)/python -m bench.collect; $(BIN)/python -m bench.findings; \
+	  $(BIN)/python -m bench.changes; } > BENCHMARKS.md.new
 	mv BENCHMARKS.md.new BENCHMARKS.md
 
 clean:

@@ -10,6 +10,7 @@ account was not collected does not break the run; a day the user passed does.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ FINDING_SCHEMA = pa.schema(
 # Each account's snapshot as of $date: its latest on or before that day.
 SNAPSHOT = """
     CREATE OR REPLACE TEMP TABLE snapshot AS
-    SELECT r.* FROM reports AS r
+    SELECT {columns} FROM reports AS r
     SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM daily
                WHERE snapshot_date <= $date AND ($accounts IS NULL OR list_contains($accounts, account_id))
                GROUP BY account_id) AS newest
@@ -92,6 +93,13 @@ class Evaluation:
     rules: tuple[Rule, ...]
 
 
+def columns_used(rules: Sequence[Rule]) -> list[str]:
+    """The report columns the rules read, and those every finding carries: the snapshot holds only these."""
+    named = {c for rule in rules for c in re.findall(r"\br\.([a-z0-9_]+)", f"{rule.condition} {rule.evidence}")}
+    carried = ["snapshot_date", "account_id", "account_name", '"user"', "arn", "user_creation_time"]
+    return carried + sorted(named - {"snapshot_date", "account_id", "user_creation_time"})
+
+
 def _scope(rule: Rule) -> str:
     return f"r.\"user\" = '{ROOT_USER}'" if rule.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
 
@@ -124,7 +132,7 @@ def evaluate(
         date = database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
     values = {**thresholds(RULES), **(limits or {})}
     parameters: dict[str, object] = {"date": date, "accounts": list(accounts) if accounts is not None else None}
-    connection.execute(SNAPSHOT, parameters)
+    connection.execute(SNAPSHOT.format(columns=", ".join(f"r.{c}" for c in columns_used(RULES))), parameters)
     used = {name: values[name] for rule in decidable for name in rule.thresholds}
     if decidable:
         # The SQL is assembled from the catalogue's constants only; every value is a bound parameter.
