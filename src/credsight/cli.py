@@ -353,6 +353,37 @@ def export(
         raise UserError(f"cannot write {out}: {e.strerror}; check the folder exists and is writable") from None
 
 
+def serve_dashboard(target: Store, host: str, port: int, auth_token: str | None) -> None:
+    from credsight.present.dashboard import create_app
+    from credsight.present.dashboard.security import Auth, check_bind
+
+    auth = Auth(auth_token, os.environ.get("CREDSIGHT_SERVE_USER"), os.environ.get("CREDSIGHT_SERVE_PASSWORD"))
+    check_bind(host, auth)
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"credsight dashboard on http://{shown}:{port}/ (Ctrl-C stops it)")
+    create_app(target, auth).run(host=host, port=port, debug=False)
+
+
+HostOption = Annotated[str, typer.Option(help="Address to listen on; beyond 127.0.0.1 authentication is required.")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(envvar="CREDSIGHT_SERVE_TOKEN", help="Token asked of every request. [env: CREDSIGHT_SERVE_TOKEN]"),
+]
+
+
+@app.command()
+def serve(
+    store: StoreOption = DEFAULT_STORE,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8050,
+    auth_token: TokenOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Serve the web dashboard over the store (on 127.0.0.1:8050 unless told otherwise)."""
+    serve_dashboard(open_store(store, endpoint_url), host, port, auth_token)
+
+
 @app.command()
 def compact(store: StoreOption = DEFAULT_STORE, endpoint_url: EndpointOption = None) -> None:
     """Merge each month's parts into one file (nothing is dropped; views are unchanged)."""
@@ -375,6 +406,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same organization.")] = 0,
     users_per_account: Annotated[int | None, typer.Option(help="Fixed users per account (default: varied).")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard once built.")] = True,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8050,
 ) -> None:
     """Build a store of a synthetic organization's credential reports (kept if already there)."""
     from credsight.demo import DemoOrganization
@@ -392,7 +425,7 @@ def demo(
         typer.echo(f"built the demo organization in {store}: {summary.reports} reports, {summary.rows} rows")
     typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)
     if serve:
-        typer.echo("the dashboard ('credsight serve') is not built yet; see issue 5")
+        serve_dashboard(target, host, port, os.environ.get("CREDSIGHT_SERVE_TOKEN"))
 
 
 def setting_names(group: Any) -> dict[str, list[str]]:

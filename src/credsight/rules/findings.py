@@ -73,6 +73,10 @@ FIRST_SEEN = """
         ON f.account_id = d.account_id AND d.snapshot_date > f.passed"""
 PASSED_OF = "WHEN '{rule}' THEN l.\"{rule}\""
 
+NO_FIRST_SEEN = """
+    CREATE OR REPLACE TEMP TABLE first_seen AS
+    SELECT rule, account_id, "user", CAST(NULL AS DATE) AS first_seen FROM found WHERE false"""
+
 COUNTS = """
     SELECT account_id, count(*) FILTER (WHERE "user" = '<root_account>') AS root_rows,
            count(*) FILTER (WHERE "user" <> '<root_account>') AS user_rows
@@ -121,6 +125,7 @@ def evaluate(
     rule_ids: Sequence[str] | None = None,
     limits: Mapping[str, int] | None = None,
     use_summaries: bool = True,
+    with_first_seen: bool = True,
 ) -> Evaluation:
     """Evaluate the rules over each account's snapshot as of `date` (default: the latest of all)."""
     rules = select_rules(rule_ids)
@@ -143,9 +148,12 @@ def evaluate(
             for rule in decidable
         )
         connection.execute(f"CREATE OR REPLACE TEMP TABLE found AS {union}", used)
-        last_passed(database, date, decidable, {**values, **used}, use_summaries)
-        passed = " ".join(PASSED_OF.format(rule=rule.id) for rule in decidable)
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(passed=passed)}")
+        if not with_first_seen:  # an overview needs the counts, not the history
+            connection.execute(NO_FIRST_SEEN)
+        else:
+            last_passed(database, date, decidable, {**values, **used}, use_summaries)
+            passed = " ".join(PASSED_OF.format(rule=rule.id) for rule in decidable)
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(passed=passed)}")
     else:
         connection.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT NULL AS rule WHERE false")
     findings = _findings(database, decidable)

@@ -1,0 +1,76 @@
+"""The questions the pages ask, as SQL with bound parameters, answered per request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from credsight.query import Database
+from credsight.scope import select_accounts
+
+# Each account's snapshot as of $date, with its counts.
+AS_OF = """
+    SELECT d.* FROM daily AS d
+    SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM daily
+               WHERE snapshot_date <= $date AND ($accounts IS NULL OR list_contains($accounts, account_id))
+               GROUP BY account_id) AS newest USING (account_id, snapshot_date)"""
+
+PER_DAY = """
+    SELECT snapshot_date, sum(humans)::BIGINT AS humans, sum(machines)::BIGINT AS machines,
+           sum(dormant)::BIGINT AS dormant, count(*) AS accounts
+    FROM daily
+    WHERE snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, account_id))
+    GROUP BY snapshot_date ORDER BY snapshot_date"""
+
+HEALTH = """
+    WITH attempts AS (
+        SELECT * FROM runs WHERE ($accounts IS NULL OR list_contains($accounts, account_id))
+    ),
+    success AS (
+        SELECT account_id, max(snapshot_date) AS last_success FROM attempts WHERE status = 'success' GROUP BY ALL
+    ),
+    failure AS (
+        SELECT account_id, arg_max(snapshot_date, finished_at) AS last_failure,
+               arg_max(error_class, finished_at) AS error_class, arg_max(error_message, finished_at) AS error_message
+        FROM attempts WHERE status = 'failed' GROUP BY ALL
+    ),
+    latest AS (SELECT account_id, arg_max(status, finished_at) AS last_status FROM attempts GROUP BY ALL)
+    SELECT l.account_id, m.name AS account_name, m.ou_path, m.state, l.last_status, s.last_success,
+           date_diff('day', s.last_success, $today) AS days_since_success,
+           f.last_failure, f.error_class, f.error_message
+    FROM latest AS l LEFT JOIN success AS s USING (account_id) LEFT JOIN failure AS f USING (account_id)
+    LEFT JOIN account_metadata AS m USING (account_id)
+    ORDER BY l.last_status = 'success', days_since_success DESC NULLS FIRST, l.account_id"""
+
+
+def scope(database: Database, accounts: Sequence[str], ou: str | None) -> list[str] | None:
+    return select_accounts(database.account_places(), accounts, ou)
+
+
+def account_choices(database: Database) -> list[dict[str, Any]]:
+    return database.sql(
+        "SELECT DISTINCT d.account_id, m.name FROM daily AS d LEFT JOIN account_metadata AS m USING (account_id) "
+        "ORDER BY m.name NULLS LAST, d.account_id"
+    ).rows
+
+
+def ou_choices(database: Database) -> list[str]:
+    """Every OU path and every path above it, so that a parent OU can be chosen too."""
+    paths = {
+        row["ou_path"] for row in database.sql("SELECT DISTINCT ou_path FROM account_metadata").rows if row["ou_path"]
+    }
+    every = {"/".join(p.split("/")[:n]) for p in paths for n in range(1, p.count("/") + 2)}
+    return sorted(every)
+
+
+def as_of(database: Database, date: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:
+    return database.sql(AS_OF, {"date": date, "accounts": accounts}).rows
+
+
+def per_day(database: Database, start: dt.date, end: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:
+    return database.sql(PER_DAY, {"from": start, "to": end, "accounts": accounts}).rows
+
+
+def health(database: Database, accounts: list[str] | None, today: dt.date) -> list[dict[str, Any]]:
+    return database.sql(HEALTH, {"accounts": accounts, "today": today}).rows

@@ -1,0 +1,66 @@
+"""The dashboard's filters, kept in the URL query string so that a copied link reproduces a view.
+
+/compliance?accounts=111122223333,444455556666&ou=Root/Prod&date=2026-11-01&from=..&to=..&user=alice
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qs, urlencode
+
+ACCOUNT = re.compile(r"\d{12}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    accounts: tuple[str, ...] = field(default=())
+    ou: str | None = None
+    date: dt.date | None = None  # the snapshot date looked at (default: the latest)
+    start: dt.date | None = None  # a period's first day (the query string's `from`)
+    end: dt.date | None = None  # a period's last day (`to`)
+    user: str | None = None
+
+    def with_(self, **changes: object) -> Filters:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _date(values: dict[str, list[str]], key: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(values[key][0]) if values.get(key) else None
+    except ValueError:
+        return None  # a hand-edited link with a bad date falls back to the default, it does not fail
+
+
+def _first(values: dict[str, list[str]], key: str) -> str | None:
+    found = values.get(key)
+    return found[0] if found and found[0] else None
+
+
+def parse(search: str | None) -> Filters:
+    """Filters from a query string; what does not parse is ignored, never an error page."""
+    values = parse_qs((search or "").lstrip("?"))
+    accounts = tuple(a for part in values.get("accounts", []) for a in part.split(",") if ACCOUNT.fullmatch(a))
+    return Filters(
+        accounts=accounts,
+        ou=_first(values, "ou"),
+        date=_date(values, "date"),
+        start=_date(values, "from"),
+        end=_date(values, "to"),
+        user=_first(values, "user"),
+    )
+
+
+def query_string(filters: Filters) -> str:
+    """The query string of a Filters (empty values left out), with its leading '?'."""
+    pairs = {
+        "accounts": ",".join(filters.accounts),
+        "ou": filters.ou or "",
+        "date": filters.date.isoformat() if filters.date else "",
+        "from": filters.start.isoformat() if filters.start else "",
+        "to": filters.end.isoformat() if filters.end else "",
+        "user": filters.user or "",
+    }
+    text = urlencode({k: v for k, v in pairs.items() if v}, safe=",/")
+    return f"?{text}" if text else ""

@@ -1,0 +1,88 @@
+"""What every page shares: the navigation, the filter bar, and the messages for empty views."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dash import dcc, html
+
+from credsight.present.dashboard.filters import Filters
+
+NAVIGATION = (
+    ("/", "Overview"),
+    ("/migration", "SSO migration"),
+    ("/compliance", "Compliance"),
+    ("/users", "Users"),
+    ("/regions", "Regions and services"),
+    ("/changes", "Changes"),
+    ("/health", "Collection health"),
+)
+
+
+def frame() -> html.Div:
+    """The page frame; the callback in the app fills `page` from the URL."""
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            html.Header(
+                [
+                    html.Strong("credsight", className="brand"),
+                    html.Nav(
+                        [
+                            dcc.Link(label, href=path, id=f"nav-{path.strip('/') or 'overview'}")
+                            for path, label in NAVIGATION
+                        ]
+                    ),
+                ],
+                className="top",
+            ),
+            html.Main(id="page"),
+        ]
+    )
+
+
+def filter_bar(filters: Filters, accounts: list[dict[str, Any]], ous: list[str], newest: dt.date | None) -> html.Div:
+    """Accounts, OU and date; their values go to the URL (see app.py), so links keep them."""
+    return html.Div(
+        [
+            dcc.Dropdown(
+                id="filter-accounts",
+                options=[
+                    {"label": f"{a['account_id']} {a['name'] or ''}".strip(), "value": a["account_id"]}
+                    for a in accounts
+                ],
+                value=list(filters.accounts),
+                multi=True,
+                placeholder="All accounts",
+                className="filter",
+            ),
+            dcc.Dropdown(
+                id="filter-ou",
+                options=[{"label": ou, "value": ou} for ou in ous],
+                value=filters.ou,
+                placeholder="All OUs",
+                className="filter",
+            ),
+            dcc.DatePickerSingle(
+                id="filter-date",
+                date=shown.isoformat() if (shown := filters.date or newest) else None,
+                display_format="YYYY-MM-DD",
+                className="filter",
+            ),
+            html.Span("dates in UTC", className="note"),
+        ],
+        className="filters",
+    )
+
+
+def notice(message: str) -> html.Div:
+    """A view with nothing to show says so in words."""
+    return html.Div(message, className="notice")
+
+
+def card(label: str, value: object, warn: bool = False) -> html.Div:
+    return html.Div(
+        [html.Div(str(value), className="value"), html.Div(label, className="label")],
+        className="card warn" if warn else "card",
+    )
