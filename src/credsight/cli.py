@@ -353,7 +353,14 @@ def export(
         raise UserError(f"cannot write {out}: {e.strerror}; check the folder exists and is writable") from None
 
 
-def serve_dashboard(target: Store, host: str, port: int, auth_token: str | None) -> None:
+def serve_dashboard(
+    target: Store,
+    host: str,
+    port: int,
+    auth_token: str | None,
+    allowed_regions: list[str] | None = None,
+    exceptions: Path | None = None,
+) -> None:
     from credsight.present.dashboard import create_app
     from credsight.present.dashboard.security import Auth, check_bind
 
@@ -361,7 +368,8 @@ def serve_dashboard(target: Store, host: str, port: int, auth_token: str | None)
     check_bind(host, auth)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"credsight dashboard on http://{shown}:{port}/ (Ctrl-C stops it)")
-    create_app(target, auth).run(host=host, port=port, debug=False)
+    regions = split_values(allowed_regions)
+    create_app(target, auth, exceptions, regions).run(host=host, port=port, debug=False)
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on; beyond 127.0.0.1 authentication is required.")]
@@ -378,10 +386,16 @@ def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8050,
     auth_token: TokenOption = None,
+    allowed_regions: Annotated[
+        list[str] | None, typer.Option(help="Regions keys may be used in; others are listed on /regions.")
+    ] = None,
+    exceptions: Annotated[
+        Path | None, typer.Option(help="Accepted risks (default: ./credsight-exceptions.toml if present).")
+    ] = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Serve the web dashboard over the store (on 127.0.0.1:8050 unless told otherwise)."""
-    serve_dashboard(open_store(store, endpoint_url), host, port, auth_token)
+    serve_dashboard(open_store(store, endpoint_url), host, port, auth_token, allowed_regions, exceptions)
 
 
 @app.command()

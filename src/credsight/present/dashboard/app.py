@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import functools
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import dash
-from dash import Input, Output, State, html
+import pyarrow as pa
+from dash import MATCH, Input, Output, State, html
 
 from credsight.errors import UserFixable
 from credsight.present.dashboard import data
 from credsight.present.dashboard.filters import Filters, parse, query_string
-from credsight.present.dashboard.pages import health, overview
+from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
 from credsight.present.dashboard.security import Auth, protect
 from credsight.present.dashboard.shell import filter_bar, frame, notice
+from credsight.present.exports import write_csv
 from credsight.query import Database
 from credsight.store import Store
 
 Page = Callable[[Database, Filters, dt.date, "list[str] | None"], list[Any]]
-PAGES: dict[str, Page] = {"/": overview.layout, "/health": health.layout}
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0; color: #222; }
 .top { display: flex; gap: 1.5em; align-items: center; padding: .6em 1em; background: #232f3e; }
@@ -33,8 +37,19 @@ main { padding: 1em 1.5em; } .filters { display: flex; gap: .8em; align-items: c
 """
 
 
-def create_app(store: Store, auth: Auth | None = None) -> dash.Dash:
+def create_app(
+    store: Store, auth: Auth | None = None, exceptions: Path | None = None, allowed_regions: Sequence[str] = ()
+) -> dash.Dash:
     """A dashboard over `store`; every request opens the store afresh, so new runs show up."""
+    pages: dict[str, Page] = {
+        "/": overview.layout,
+        "/migration": migration.layout,
+        "/compliance": compliance.layout,
+        "/users": users.layout,
+        "/regions": functools.partial(regions.layout, allowed=allowed_regions),
+        "/changes": changes.layout,
+        "/health": health.layout,
+    }
     app = dash.Dash(__name__, title="credsight", serve_locally=True, update_title="", suppress_callback_exceptions=True)
     app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + STYLE + "</style>")
     app.layout = frame()
@@ -42,7 +57,7 @@ def create_app(store: Store, auth: Auth | None = None) -> dash.Dash:
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
     def render(pathname: str | None, search: str | None) -> list[Any]:
-        return render_page(store, pathname or "/", parse(search))
+        return render_page(store, pages, pathname or "/", parse(search))
 
     @app.callback(
         Output("url", "search"),
@@ -58,12 +73,48 @@ def create_app(store: Store, auth: Auth | None = None) -> dash.Dash:
         )
         return query_string(chosen)
 
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Input("user-picker", "value"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def pick_user(user: str | None, search: str | None) -> str:
+        return query_string(parse(search).with_(user=user or None))
+
+    @app.callback(
+        Output({"type": "csv", "table": MATCH}, "data"),
+        Input({"type": "download", "table": MATCH}, "n_clicks"),
+        State({"type": "grid", "table": MATCH}, "virtualRowData"),
+        State({"type": "csv-name", "table": MATCH}, "data"),
+        prevent_initial_call=True,
+    )
+    def download(clicks: int | None, rows: list[dict[str, Any]] | None, name: str) -> dict[str, Any]:
+        """The rows as shown (filtered, sorted), as CSV with spreadsheet formulas neutralised."""
+        buffer = io.StringIO()
+        write_csv(pa.Table.from_pylist(rows or []), buffer)
+        return {"content": buffer.getvalue(), "filename": name, "base64": False, "type": "text/csv"}
+
+    @app.callback(
+        Output("compliance-detail", "children"),
+        Input({"type": "grid", "table": "compliance-matrix"}, "cellClicked"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def compliance_detail(cell: dict[str, Any] | None, search: str | None) -> list[Any]:
+        account = (cell or {}).get("rowId")  # the matrix's rows are identified by account id
+        with Database(store) as database:
+            date = parse(search).date or database.newest_snapshot()
+            if not account or date is None:
+                return [notice("Click a rule's cell to see its failing users.")]
+            return compliance.detail(database, date, str(account), str((cell or {}).get("colId")), exceptions)
+
     return app
 
 
-def render_page(store: Store, pathname: str, filters: Filters) -> list[Any]:
+def render_page(store: Store, pages: dict[str, Page], pathname: str, filters: Filters) -> list[Any]:
     """The filter bar and the page for a URL; an empty store or a bad filter gives words, not a trace."""
-    page = PAGES.get(pathname)
+    page = pages.get(pathname)
     if page is None:
         return [html.H1("Not built yet"), notice(f"The page {pathname} is not part of this version of credsight.")]
     with Database(store) as database:

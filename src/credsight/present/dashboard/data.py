@@ -74,3 +74,24 @@ def per_day(database: Database, start: dt.date, end: dt.date, accounts: list[str
 
 def health(database: Database, accounts: list[str] | None, today: dt.date) -> list[dict[str, Any]]:
     return database.sql(HEALTH, {"accounts": accounts, "today": today}).rows
+
+
+REMAINING_HUMANS = f"""
+    SELECT r.account_id, r.account_name, r."user", r.password_last_used, r.mfa_active,
+           r.access_key_1_last_used_date, r.access_key_2_last_used_date, r.user_creation_time
+    FROM reports AS r SEMI JOIN ({AS_OF}) AS s USING (account_id, snapshot_date)
+    WHERE r.user_class = 'human'
+    ORDER BY r.password_last_used DESC NULLS LAST"""  # noqa: S608 (module constants only)
+
+HUMANS_BY_OU = f"""
+    SELECT coalesce(m.ou_path, s.account_id) AS place, sum(s.humans)::BIGINT AS humans
+    FROM ({AS_OF}) AS s LEFT JOIN account_metadata AS m USING (account_id)
+    GROUP BY ALL ORDER BY humans DESC"""  # noqa: S608 (module constants only)
+
+
+def remaining_humans(database: Database, date: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:
+    return database.sql(REMAINING_HUMANS, {"date": date, "accounts": accounts}).rows
+
+
+def humans_by_ou(database: Database, date: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:
+    return database.sql(HUMANS_BY_OU, {"date": date, "accounts": accounts}).rows

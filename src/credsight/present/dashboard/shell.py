@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+import dash_ag_grid as dag
 from dash import dcc, html
 
 from credsight.present.dashboard.filters import Filters
@@ -85,4 +87,34 @@ def card(label: str, value: object, warn: bool = False) -> html.Div:
     return html.Div(
         [html.Div(str(value), className="value"), html.Div(label, className="label")],
         className="card warn" if warn else "card",
+    )
+
+
+def table(
+    id: str,
+    rows: list[dict[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    file_name: str,
+    height: int = 500,
+    row_id: str | None = None,
+) -> html.Div:
+    """A table that sorts and filters; its download is written by the server (formulas neutralised)."""
+    extra = {"getRowId": f"params.data.{row_id}"} if row_id else {}
+    plain = [{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()} for row in rows]
+    return html.Div(
+        [
+            html.Button("Download CSV", id={"type": "download", "table": id}, className="download"),
+            dcc.Download(id={"type": "csv", "table": id}),
+            dcc.Store(id={"type": "csv-name", "table": id}, data=file_name),
+            dag.AgGrid(
+                id={"type": "grid", "table": id},
+                rowData=plain,
+                columnDefs=[{"field": field, "headerName": name} for field, name in columns],
+                defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                dashGridOptions={"pagination": True, "paginationPageSize": 50},
+                style={"height": f"{height}px"},
+                **extra,
+            ),
+        ],
+        id=id,
     )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import dash_ag_grid as dag
 from dash import html
 
 from credsight.present.dashboard import data
 from credsight.present.dashboard.filters import Filters
-from credsight.present.dashboard.shell import card, notice
+from credsight.present.dashboard.shell import card, notice, table
 from credsight.query import Database
 
 COLUMNS = (
@@ -31,10 +30,6 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
     rows = data.health(database, accounts, date)
     if not rows:
         return [notice("No collection has been recorded for these accounts yet: run 'credsight collect'.")]
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, dt.date):
-                row[key] = value.isoformat()
     failing = sum(1 for r in rows if r["last_status"] == "failed")
     stale = sum(1 for r in rows if (r["days_since_success"] or 0) > 1)
     return [
@@ -47,13 +42,5 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
             ],
             className="cards",
         ),
-        dag.AgGrid(
-            id="health-table",
-            rowData=rows,
-            columnDefs=[{"field": field, "headerName": name} for field, name in COLUMNS],
-            defaultColDef={"sortable": True, "filter": True, "resizable": True},
-            dashGridOptions={"pagination": True, "paginationPageSize": 50},
-            csvExportParams={"fileName": "credsight-health.csv"},
-            style={"height": "600px"},
-        ),
+        table("health-table", rows, COLUMNS, "credsight-health.csv", height=600),
     ]
