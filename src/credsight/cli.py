@@ -399,6 +399,41 @@ def serve(
 
 
 @app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")],
+    store: StoreOption = DEFAULT_STORE,
+    date: Annotated[str | None, typer.Option(help="Each account's snapshot as of this day (default: latest).")] = None,
+    account: AccountsOption = None,
+    ou: Annotated[
+        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
+    ] = None,
+    redact: Annotated[bool, typer.Option("--redact", help="Replace user names and ARNs by stable pseudonyms.")] = False,
+    exceptions: Annotated[
+        Path | None, typer.Option(help="Accepted risks (default: ./credsight-exceptions.toml if present).")
+    ] = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Write one self-contained HTML report (no network needed to open it) for people without AWS access."""
+    from credsight.present.report import scope_label, write_report
+    from credsight.query import Database
+    from credsight.scope import select_accounts
+
+    ids = parse_ids(account, "--account")
+    with Database(open_store(store, endpoint_url)) as database:
+        if database.newest_snapshot() is None:
+            raise UserError(f"the store {store} holds no snapshots; collect or ingest some first")
+        chosen = select_accounts(database.account_places(), ids, ou)
+        text = write_report(
+            database, parse_date(date, "--date") if date else None, chosen, redact, scope_label(ids, ou), exceptions
+        )
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror}; check the folder exists and is writable") from None
+    typer.echo(f"wrote {out} ({len(text.encode()) / 1e6:.1f} MB)")
+
+
+@app.command()
 def compact(store: StoreOption = DEFAULT_STORE, endpoint_url: EndpointOption = None) -> None:
     """Merge each month's parts into one file (nothing is dropped; views are unchanged)."""
     from credsight.rules.history import summarise

@@ -1,0 +1,141 @@
+"""The shareable report: one self-contained HTML file for people who have no AWS access.
+
+Everything is inside the file (plotly.js included, no request to any host, enforced by a
+Content-Security-Policy), values from the reports are escaped by Jinja's autoescape, and with
+`redact` user names and ARNs become stable pseudonyms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from credsight.model import ROOT_USER
+from credsight.present import figures
+from credsight.present.dashboard import data
+from credsight.present.dashboard.pages.overview import HEADLINES
+from credsight.present.finding_formats import product_version
+from credsight.query import Database
+from credsight.rules.catalogue import RULES
+from credsight.rules.exceptions import DEFAULT_FILE, load_exceptions, mark
+from credsight.rules.findings import evaluate
+from credsight.rules.trends import migration_projection
+
+REDACT_KEY_VARIABLE = "CREDSIGHT_REDACT_KEY"
+DEFAULT_REDACT_KEY = b"credsight pseudonyms"  # stable, but names can be guessed back: set the variable
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: object
+    warn: bool = False
+
+
+def pseudonym(account: str, user: str, key: bytes) -> str:
+    """The same user always gets the same pseudonym under the same key; the root stays the root."""
+    if user == ROOT_USER:
+        return user
+    return "user-" + hmac.new(key, f"{account}/{user}".encode(), hashlib.sha256).hexdigest()[:10]
+
+
+def write_report(
+    database: Database,
+    date: dt.date | None,
+    accounts: list[str] | None,
+    redact: bool,
+    scope: str = "",
+    exceptions: Path | None = None,
+) -> str:
+    """The report as HTML text."""
+    date = date or database.newest_snapshot()
+    if date is None:
+        raise ValueError("the store holds no snapshots")
+    reports = data.as_of(database, date, accounts)
+    evaluation = evaluate(database, date, accounts)
+    health = data.health(database, accounts, date)
+    key = os.environ.get(REDACT_KEY_VARIABLE, "").encode() or DEFAULT_REDACT_KEY
+    path = exceptions or (Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None)
+    risks = load_exceptions(path, [rule.id for rule in RULES]) if path else []
+    marked = mark(evaluation.findings, risks, dt.datetime.now(dt.UTC).date())
+    findings = [_finding(row, redact, key) for row in marked.to_pylist()]
+    failing: dict[str, int] = {}
+    per_account: dict[str, dict[str, int]] = {}
+    for row in evaluation.results.to_pylist():
+        failing[row["rule"]] = failing.get(row["rule"], 0) + row["failed"]
+        per_account.setdefault(row["account_id"], {})[row["rule"]] = row["failed"]
+    stale = [r for r in reports if r["snapshot_date"] < date - dt.timedelta(days=1)]
+    failed = [h for h in health if h["last_status"] == "failed"]
+    cards = [
+        Card("accounts covered", len(reports) - len(stale)),
+        Card("accounts stale", len(stale), bool(stale)),
+        Card("accounts whose last collection failed", len(failed), bool(failed)),
+        Card("human IAM users", sum(r["humans"] for r in reports)),
+        Card("machine IAM users", sum(r["machines"] for r in reports)),
+        Card("dormant IAM users", sum(r["dormant"] for r in reports)),
+    ]
+    headline = [Card(label, failing.get(rule, 0), failing.get(rule, 0) > 0) for rule, label in HEADLINES]
+    rules = [rule.id for rule in RULES if rule.decidable]
+    accounts_shown = sorted(per_account)
+    days = data.per_day(database, date - dt.timedelta(days=89), date, accounts)
+    plots = [
+        figures.findings_heatmap(
+            rules,
+            accounts_shown,
+            [[per_account[a].get(rule, 0) for a in accounts_shown] for rule in rules],
+            f"Failing users per rule on {date}",
+        ),
+        figures.users_by_class(
+            [d["snapshot_date"] for d in days],
+            {name: [d[name] for d in days] for name in ("humans", "machines", "dormant")},
+            "IAM users by class, the last 90 days",
+        ),
+    ]
+    html_figures = [
+        Markup(plot.to_html(full_html=False, include_plotlyjs=index == 0, config={"displaylogo": False}))
+        for index, plot in enumerate(plots)
+    ]
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("credsight.present", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    return environment.get_template("report.html.j2").render(
+        date=date,
+        accounts_in_scope=len(reports),
+        scope=scope,
+        written=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
+        version=product_version(),
+        redacted=redact,
+        cards=cards,
+        risks=headline,
+        figures=html_figures,
+        projection=migration_projection(database, date, accounts).describe(),
+        findings=findings,
+        undecidable="; ".join(f"{r.id} ({r.undecidable_because})" for r in RULES if not r.decidable),
+        health=health,
+    )
+
+
+def _finding(row: dict[str, Any], redact: bool, key: bytes) -> dict[str, Any]:
+    evidence = json.loads(row["evidence"] or "{}")
+    row["evidence_text"] = ", ".join(f"{k}={v}" for k, v in evidence.items() if v is not None)
+    if redact:
+        name = pseudonym(row["account_id"], row["user"], key)
+        if row["user"] != ROOT_USER:
+            row["arn"] = f"arn:aws:iam::{row['account_id']}:user/{name}"
+        row["user"] = name
+    return row
+
+
+def scope_label(accounts: Sequence[str], ou: str | None) -> str:
+    parts = ([f"OU {ou}"] if ou else []) + ([f"accounts {', '.join(accounts)}"] if accounts else [])
+    return "; ".join(parts)
