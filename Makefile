@@ -19,13 +19,18 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The dashboard's browser tests drive Debian's chromium (Playwright downloads no browser); CI runs as root.
+$(VENV)/.chromium: | $(BIN)/python
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed
 	$(BIN)/credsight demo --store $(STORE)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(VENV)/.chromium
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-test
