@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import flask
 
@@ -72,7 +73,8 @@ def protect(server: flask.Flask, auth: Auth) -> None:
             if _same(bearer, auth.token) or _same(request.cookies.get(COOKIE), auth.token):
                 return None
             if _same(request.args.get("token"), auth.token):
-                response = flask.redirect(request.path)
+                kept = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "token"])
+                response = flask.redirect(request.path + (f"?{kept}" if kept else ""))  # the link's filters stay
                 response.set_cookie(COOKIE, auth.token, httponly=True, samesite="Strict")
                 return response
         if auth.user and header.startswith("Basic "):

@@ -68,7 +68,9 @@ def filter_bar(filters: Filters, accounts: list[dict[str, Any]], ous: list[str],
             ),
             dcc.DatePickerSingle(
                 id="filter-date",
-                date=shown.isoformat() if (shown := filters.date or newest) else None,
+                # Only a date from the URL: without one the view follows the newest snapshot.
+                date=filters.date.isoformat() if filters.date else None,
+                placeholder=f"{newest} (newest)" if newest else "no snapshots",
                 display_format="YYYY-MM-DD",
                 className="filter",
             ),
