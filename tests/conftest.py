@@ -74,6 +74,20 @@ def report(
     return (eol.join(lines) + (eol if final else "")).encode()
 
 
+# Debian's chromium, driven by Playwright without a browser download (see FACTS.md).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store(str(tmp_path / "store"))

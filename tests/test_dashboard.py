@@ -35,20 +35,10 @@ from credsight.query import Database
 from credsight.rules.history import summarise
 from credsight.runs import Run, Snapshot
 from credsight.store import Store
-from tests.conftest import report, user_row
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, report, user_row
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 WAIT_MS = 20_000
+expect.set_options(timeout=WAIT_MS)  # every expectation waits as long as the waits do (the machine is shared)
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 
 # Markup where a name belongs: shown as text it is harmless; run as HTML it sets window.__xss.
@@ -317,7 +307,7 @@ def test_markup_in_names_is_text(tab: Tab, path: str) -> None:
     else:
         wait_for_overview(tab.page)
     tab.page.locator("#filter-accounts").click()
-    expect(tab.page.get_by_role("option", name=f"{EVIL_ACCOUNT} {EVIL}", exact=True)).to_be_visible()
+    expect(tab.page.get_by_role("option", name=f"{EVIL_ACCOUNT} {EVIL}", exact=True)).to_be_visible(timeout=WAIT_MS)
     tab.page.keyboard.press("Escape")
     assert tab.page.locator("img[onerror], img[src=x]").count() == 0
     tab.page.wait_for_timeout(300)  # an injected <img src=x> would have failed to load and run its onerror by now
@@ -416,3 +406,17 @@ def test_unknown_page_gives_a_message(tab: Tab) -> None:
     assert "Traceback" not in tab.page.locator("body").inner_text()
     expect(tab.page.locator("#nav-overview")).to_be_visible()
     assert tab.errors == []
+
+
+@pytest.mark.parametrize("path", ["/", "/health"])
+def test_a_page_is_drawn_once(tab: Tab, path: str) -> None:
+    """The filter bar is drawn with each page; writing its unchanged values back must not draw it again."""
+    drawn: list[str] = []
+    tab.page.on(
+        "request",
+        lambda request: drawn.append(request.url) if '"output":"page.children"' in (request.post_data or "") else None,
+    )
+    tab.open(path)
+    expect(tab.page.locator("#page h1")).to_be_visible()
+    tab.page.wait_for_timeout(2000)
+    assert len(drawn) == 1, f"the page was drawn {len(drawn)} times"

@@ -16,18 +16,8 @@ from credsight.demo import DemoOrganization
 from credsight.demo_store import build_demo_store
 from credsight.runs import Run, Snapshot
 from credsight.store import ACCOUNT_SCHEMA, Store
-from tests.conftest import report, user_row
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, report, user_row
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 CRAFTED = '<img src=x onerror="window.__xss=1">'  # a user's name
 CRAFTED_ACCOUNT = '<svg onload="window.__xss=2">'  # an account's name
 HOSTILE_ACCOUNT = "999988887777"
@@ -64,7 +54,7 @@ def test_the_report_opens_offline_and_shows_names_as_text(store_path: Path, tmp_
     assert "IAM credentials on 2026-11-23 (UTC)" in text
     requests: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.goto(out.as_uri())

@@ -12,6 +12,7 @@ from typing import Any
 import dash
 import pyarrow as pa
 from dash import MATCH, Input, Output, State, html
+from dash.exceptions import PreventUpdate
 
 from credsight.errors import UserFixable
 from credsight.present.dashboard import data
@@ -71,7 +72,7 @@ def create_app(
         chosen = parse(search).with_(
             accounts=tuple(accounts or ()), ou=ou or None, date=dt.date.fromisoformat(date[:10]) if date else None
         )
-        return query_string(chosen)
+        return unless_same(query_string(chosen), search)
 
     @app.callback(
         Output("url", "search", allow_duplicate=True),
@@ -80,7 +81,7 @@ def create_app(
         prevent_initial_call=True,
     )
     def pick_user(user: str | None, search: str | None) -> str:
-        return query_string(parse(search).with_(user=user or None))
+        return unless_same(query_string(parse(search).with_(user=user or None)), search)
 
     @app.callback(
         Output({"type": "csv", "table": MATCH}, "data"),
@@ -110,6 +111,17 @@ def create_app(
             return compliance.detail(database, date, str(account), str((cell or {}).get("colId")), exceptions)
 
     return app
+
+
+def unless_same(new: str, current: str | None) -> str:
+    """The new query string, or no update at all when it is the current one.
+
+    The filter bar is drawn again with each page, which fires its callbacks: writing the same
+    query string back would draw the page again, and so on forever.
+    """
+    if parse(new) == parse(current):
+        raise PreventUpdate
+    return new
 
 
 def render_page(store: Store, pages: dict[str, Page], pathname: str, filters: Filters) -> list[Any]:
