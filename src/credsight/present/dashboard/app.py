@@ -20,6 +20,7 @@ from credsight.present.dashboard.filters import Filters, parse, query_string
 from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
 from credsight.present.dashboard.security import Auth, protect
 from credsight.present.dashboard.shell import filter_bar, frame, notice
+from credsight.present.dashboard.view import StoreView
 from credsight.present.exports import write_csv
 from credsight.query import Database
 from credsight.store import Store
@@ -41,7 +42,8 @@ main { padding: 1em 1.5em; } .filters { display: flex; gap: .8em; align-items: c
 def create_app(
     store: Store, auth: Auth | None = None, exceptions: Path | None = None, allowed_regions: Sequence[str] = ()
 ) -> dash.Dash:
-    """A dashboard over `store`; every request opens the store afresh, so new runs show up."""
+    """A dashboard over `store`; new runs show up on the next request (see view.StoreView)."""
+    view = StoreView(store)
     pages: dict[str, Page] = {
         "/": overview.layout,
         "/migration": migration.layout,
@@ -58,7 +60,7 @@ def create_app(
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
     def render(pathname: str | None, search: str | None) -> list[Any]:
-        return render_page(store, pages, pathname or "/", parse(search))
+        return render_page(view, pages, pathname or "/", parse(search))
 
     @app.callback(
         Output("url", "search"),
@@ -104,7 +106,7 @@ def create_app(
     )
     def compliance_detail(cell: dict[str, Any] | None, search: str | None) -> list[Any]:
         account = (cell or {}).get("rowId")  # the matrix's rows are identified by account id
-        with Database(store) as database:
+        with view.open() as database:
             date = parse(search).date or database.newest_snapshot()
             if not account or date is None:
                 return [notice("Click a rule's cell to see its failing users.")]
@@ -124,12 +126,13 @@ def unless_same(new: str, current: str | None) -> str:
     return new
 
 
-def render_page(store: Store, pages: dict[str, Page], pathname: str, filters: Filters) -> list[Any]:
+def render_page(view: StoreView, pages: dict[str, Page], pathname: str, filters: Filters) -> list[Any]:
     """The filter bar and the page for a URL; an empty store or a bad filter gives words, not a trace."""
     page = pages.get(pathname)
     if page is None:
         return [html.H1("Not built yet"), notice(f"The page {pathname} is not part of this version of credsight.")]
-    with Database(store) as database:
+
+    def draw(database: Database) -> list[Any]:
         newest = database.newest_snapshot()
         if newest is None:
             return [
@@ -143,3 +146,5 @@ def render_page(store: Store, pages: dict[str, Page], pathname: str, filters: Fi
         except UserFixable as e:
             return [bar, notice(str(e))]
         return [bar, *page(database, filters, filters.date or newest, accounts)]
+
+    return view.page((pathname, filters), draw)
