@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,3 +68,48 @@ def machine() -> str:
     return (
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
+
+
+def resident_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class MemoryPeak:
+    """The highest resident memory while inside, sampled every 10 ms (Linux /proc)."""
+
+    def __enter__(self) -> MemoryPeak:
+        self.start = self.peak = resident_bytes()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, resident_bytes())
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak = max(self.peak, resident_bytes())
+
+
+class GarbageCollections:
+    """CPU time spent in Python's cyclic garbage collector while inside, in any thread."""
+
+    def __enter__(self) -> GarbageCollections:
+        self.cpu = 0.0
+        self.full = 0  # collections of the oldest generation: they scan every object not frozen
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":  # one collection at a time, under the GIL
+            self._started = time.thread_time()
+        else:
+            self.cpu += time.thread_time() - self._started
+            self.full += info["generation"] == 2

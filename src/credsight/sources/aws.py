@@ -89,6 +89,7 @@ class Aws:
         self.endpoint_url = endpoint_url
         self.max_connections = max_connections
         self._lock = threading.Lock()
+        self._callers: dict[tuple[str, str], Any] = {}
 
     def client(self, service: str, credentials: Credentials | None = None, retries: Any = None) -> Any:
         config = botocore.config.Config(
@@ -106,6 +107,13 @@ class Aws:
             }
         make: Any = self.session.client  # typed per service in the stubs; the service is a variable here
         with self._lock:
+            if credentials is None:  # the caller's clients are made once: clients are thread-safe
+                key = (service, repr(retries))
+                if key not in self._callers:
+                    self._callers[key] = make(
+                        service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+                    )
+                return self._callers[key]
             return make(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config, **keys)
 
     def caller(self) -> Caller:
