@@ -346,7 +346,7 @@ def test_stopped_mid_run_the_store_stays_readable_and_resume_finishes(
     store_path = tmp_path / "store"
     child = start_and_stop(organization, store_path, how)
     if how is signal.SIGTERM:  # stopped the way Ctrl-C stops it: what finished is written, outcomes included
-        assert child.returncode == 130
+        assert child.returncode == 130, child.stderr.read() if child.stderr else b""
         assert b"stopped: what finished is stored; finish the run with: credsight collect --resume" in (
             child.stderr.read() if child.stderr else b""
         )
