@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -13,6 +12,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from credsight.cli_arguments import (
+    DEFAULT_STORE,
+    AccountsOption,
+    EndpointOption,
+    OuOption,
+    StoreOption,
+    UserError,
+    open_store,
+    parse_date,
+    parse_hours,
+    parse_ids,
+    split_values,
+)
 from credsight.config import ENV_PREFIX, config_path, default_map
 from credsight.errors import UserFixable
 from credsight.model import ReportError, check_account_id
@@ -25,39 +37,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-DEFAULT_STORE = "./credsight-data"
-StoreOption = Annotated[
-    str,
-    typer.Option(
-        "--store", envvar="CREDSIGHT_STORE", help="Store: a folder or s3://bucket/prefix. [env: CREDSIGHT_STORE]"
-    ),
-]
-EndpointOption = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url", envvar="AWS_ENDPOINT_URL", help="S3 endpoint, for emulators. [env: AWS_ENDPOINT_URL]"
-    ),
-]
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit code 2."""
-
-
-def parse_date(value: str, flag: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
-
-
-def open_store(url: str, endpoint_url: str | None, must_exist: bool = True) -> Store:
-    store = Store(url, endpoint_url=endpoint_url)
-    store.check_reachable()
-    if must_exist and store.is_local and not os.path.isdir(store.root):
-        raise UserError(f"no store at {url}; create one with 'credsight ingest' or 'credsight demo', or pass --store")
-    return store
 
 
 @app.command()
@@ -88,32 +67,6 @@ def ingest(
         f"ingested {summary.reports} reports ({summary.rows} rows) as run {summary.run_id}"
         + (f"; skipped {summary.skipped} already stored" if summary.skipped else "")
     )
-
-
-def parse_ids(values: list[str] | None, flag: str) -> list[str]:
-    """Account ids given as repeated flags and/or comma-separated lists."""
-    ids = [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-    for account_id in ids:
-        check_account_id(account_id, flag)
-    return ids
-
-
-def parse_hours(value: str, flag: str) -> dt.timedelta:
-    """A duration: 4h, 90m, 1d, or a number of hours."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    number, unit = (value[:-1], units.get(value[-1:])) if value[-1:] in units else (value, "hours")
-    try:
-        amount = float(number)
-    except ValueError:
-        raise UserError(f"{flag} {value!r} is not a duration; use e.g. 4h, 90m or 1d") from None
-    if amount < 0:
-        raise UserError(f"{flag} {value!r} is negative; use e.g. 4h, 90m or 1d")
-    return dt.timedelta(**{unit or "hours": amount})
-
-
-AccountsOption = Annotated[
-    list[str] | None, typer.Option(help="Only these account ids (repeat the flag or separate with commas).")
-]
 
 
 @app.command()
@@ -172,18 +125,12 @@ def collect(
     raise typer.Exit(code)
 
 
-def split_values(values: list[str] | None) -> list[str]:
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-
-
 @app.command()
 def findings(
     store: StoreOption = DEFAULT_STORE,
     date: Annotated[str | None, typer.Option(help="Evaluate each account's snapshot as of this day.")] = None,
     account: AccountsOption = None,
-    ou: Annotated[
-        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
-    ] = None,
+    ou: OuOption = None,
     rule: Annotated[list[str] | None, typer.Option(help="Only these rules (see 'credsight rules').")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, json, ocsf or asff.")] = "table",
     fail_on: Annotated[
@@ -240,9 +187,7 @@ def changes(
     since: Annotated[str | None, typer.Option(help="First day of changes (default: 7 days before the last).")] = None,
     until: Annotated[str | None, typer.Option(help="Last day of changes (default: the latest snapshot).")] = None,
     account: AccountsOption = None,
-    ou: Annotated[
-        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
-    ] = None,
+    ou: OuOption = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only these kinds of change (repeat or commas).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     endpoint_url: EndpointOption = None,
@@ -269,9 +214,7 @@ def trends(
     since: Annotated[str | None, typer.Option("--from", help="First day (default: 90 days before the last).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Last day (default: the latest snapshot).")] = None,
     account: AccountsOption = None,
-    ou: Annotated[
-        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
-    ] = None,
+    ou: OuOption = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     endpoint_url: EndpointOption = None,
 ) -> None:
@@ -404,9 +347,7 @@ def report(
     store: StoreOption = DEFAULT_STORE,
     date: Annotated[str | None, typer.Option(help="Each account's snapshot as of this day (default: latest).")] = None,
     account: AccountsOption = None,
-    ou: Annotated[
-        str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")
-    ] = None,
+    ou: OuOption = None,
     redact: Annotated[bool, typer.Option("--redact", help="Replace user names and ARNs by stable pseudonyms.")] = False,
     exceptions: Annotated[
         Path | None, typer.Option(help="Accepted risks (default: ./credsight-exceptions.toml if present).")
@@ -499,7 +440,7 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except (UserError, ReportError, UserFixable) as e:
+    except (ReportError, UserFixable) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:

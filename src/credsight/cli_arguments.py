@@ -1,0 +1,79 @@
+"""The command line's shared arguments: options several commands take, and their parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Annotated
+
+import typer
+
+from credsight.errors import UserFixable
+from credsight.model import check_account_id
+from credsight.store import Store
+
+DEFAULT_STORE = "./credsight-data"
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store", envvar="CREDSIGHT_STORE", help="Store: a folder or s3://bucket/prefix. [env: CREDSIGHT_STORE]"
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url", envvar="AWS_ENDPOINT_URL", help="S3 endpoint, for emulators. [env: AWS_ENDPOINT_URL]"
+    ),
+]
+
+
+class UserError(UserFixable):
+    """A mistake the user can fix; printed as one line, exit code 2."""
+
+
+def parse_date(value: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
+
+
+def open_store(url: str, endpoint_url: str | None, must_exist: bool = True) -> Store:
+    store = Store(url, endpoint_url=endpoint_url)
+    store.check_reachable()
+    if must_exist and store.is_local and not os.path.isdir(store.root):
+        raise UserError(f"no store at {url}; create one with 'credsight ingest' or 'credsight demo', or pass --store")
+    return store
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def parse_ids(values: list[str] | None, flag: str) -> list[str]:
+    """Account ids given as repeated flags and/or comma-separated lists."""
+    ids = split_values(values)
+    for account_id in ids:
+        check_account_id(account_id, flag)
+    return ids
+
+
+def parse_hours(value: str, flag: str) -> dt.timedelta:
+    """A duration: 4h, 90m, 1d, or a number of hours."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = (value[:-1], units.get(value[-1:])) if value[-1:] in units else (value, "hours")
+    try:
+        amount = float(number)
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a duration; use e.g. 4h, 90m or 1d") from None
+    if amount < 0:
+        raise UserError(f"{flag} {value!r} is negative; use e.g. 4h, 90m or 1d")
+    return dt.timedelta(**{unit or "hours": amount})
+
+
+AccountsOption = Annotated[
+    list[str] | None, typer.Option(help="Only these account ids (repeat the flag or separate with commas).")
+]
+
+
+OuOption = Annotated[str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")]
