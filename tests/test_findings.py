@@ -32,6 +32,17 @@ CLEAN = {
     "access_key_1_last_rotated": ts(53),
     "access_key_1_last_used_date": ts(1),
 }
+# No password and no key: nothing usable (only its age since creation can fail a rule).
+DORMANT = {
+    "password_enabled": "false",
+    "password_last_used": "N/A",
+    "password_last_changed": "N/A",
+    "access_key_1_active": "false",
+    "access_key_1_last_rotated": "N/A",
+    "access_key_1_last_used_date": "N/A",
+    "access_key_1_last_used_region": "N/A",
+    "access_key_1_last_used_service": "N/A",
+}
 CLEAN_ROOT = {"password_last_used": ts(91)}  # MFA, no keys, last signed in 91 days ago
 
 USER_CASES: list[tuple[str, dict[str, str], set[str]]] = [
@@ -98,32 +109,12 @@ USER_CASES: list[tuple[str, dict[str, str], set[str]]] = [
     ),
     (
         "dormant-created-91",
-        {
-            "password_enabled": "false",
-            "password_last_used": "N/A",
-            "password_last_changed": "N/A",
-            "access_key_1_active": "false",
-            "access_key_1_last_rotated": "N/A",
-            "access_key_1_last_used_date": "N/A",
-            "access_key_1_last_used_region": "N/A",
-            "access_key_1_last_used_service": "N/A",
-            "user_creation_time": ts(91),
-        },
+        {**DORMANT, "user_creation_time": ts(91)},
         {"inactive-user"},
     ),
     (
         "dormant-created-90",
-        {
-            "password_enabled": "false",
-            "password_last_used": "N/A",
-            "password_last_changed": "N/A",
-            "access_key_1_active": "false",
-            "access_key_1_last_rotated": "N/A",
-            "access_key_1_last_used_date": "N/A",
-            "access_key_1_last_used_region": "N/A",
-            "access_key_1_last_used_service": "N/A",
-            "user_creation_time": ts(90),
-        },
+        {**DORMANT, "user_creation_time": ts(90)},
         set(),
     ),
 ]

@@ -33,6 +33,10 @@ def test_projection(humans: list[int], zero_on: dt.date | None, converging: bool
     assert ("not converging" in projection.describe()) is (not converging)
 
 
+def test_no_snapshot_is_not_a_finished_migration() -> None:
+    assert project_humans([], []).describe() == "no snapshot in the last 60 days to fit"
+
+
 def test_only_the_last_60_days_are_fitted() -> None:
     days = [D0 + dt.timedelta(days=n) for n in range(120)]
     humans = [200 - n for n in range(60)] + [140] * 60  # fell, then stopped: not converging now

@@ -116,6 +116,7 @@ class Database:
         self.store = store
         self.connection = duckdb.connect()
         live = store.live_parts()
+        self.report_parts = live["reports"]  # the report files the views read, for readers that read them directly
         self._source("report_parts", live["reports"], STORED_SCHEMA)
         self._source("daily_parts", live["daily"], schema_of("daily"))
         self._source("key_use_parts", live["key_use"], schema_of("key_use"))

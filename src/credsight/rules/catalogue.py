@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from credsight.model import COLUMNS
+from credsight.model import COLUMNS, ROOT_USER
 
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 RULE_ID = re.compile(r"[a-z][a-z0-9-]*")
@@ -48,6 +49,11 @@ class Rule:
     @property
     def decidable(self) -> bool:
         return self.condition is not None
+
+    @property
+    def applies_to(self) -> str:
+        """SQL: true for the rows the rule looks at (the root row, or every other row)."""
+        return f"r.\"user\" = '{ROOT_USER}'" if self.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
 
 
 def _key_evidence(n: int) -> str:
@@ -281,6 +287,12 @@ def check_catalogue(rules: Sequence[Rule]) -> None:
         for name in re.findall(r"\$([a-z_]+)", text):
             if name not in rule.thresholds:
                 raise CatalogueError(f"{rule.id}: threshold ${name} has no default")
+
+
+def define_macros(connection: Any) -> None:
+    """Make MACROS usable on a DuckDB connection (every evaluation calls this first)."""
+    for name, body in MACROS.items():
+        connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
 
 
 def thresholds(rules: Sequence[Rule]) -> dict[str, int]:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from credsight.errors import UserFixable
-from credsight.model import ROOT_USER
 from credsight.query import Database
-from credsight.rules.catalogue import MACROS, RULES, SEVERITIES, Rule, thresholds
+from credsight.rules.catalogue import RULES, SEVERITIES, Rule, define_macros, thresholds
 from credsight.rules.history import last_passed
 
 FINDING_SCHEMA = pa.schema(
@@ -104,10 +103,6 @@ def columns_used(rules: Sequence[Rule]) -> list[str]:
     return carried + sorted(named - {"snapshot_date", "account_id", "user_creation_time"})
 
 
-def _scope(rule: Rule) -> str:
-    return f"r.\"user\" = '{ROOT_USER}'" if rule.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
-
-
 def select_rules(ids: Sequence[str] | None) -> tuple[Rule, ...]:
     if not ids:
         return RULES
@@ -131,8 +126,7 @@ def evaluate(
     rules = select_rules(rule_ids)
     decidable = [rule for rule in rules if rule.decidable]
     connection = database.connection
-    for name, body in MACROS.items():
-        connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+    define_macros(connection)
     if date is None:
         date = database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
     values = {**thresholds(RULES), **(limits or {})}
@@ -143,7 +137,7 @@ def evaluate(
         # The SQL is assembled from the catalogue's constants only; every value is a bound parameter.
         union = " UNION ALL ".join(
             RULE_ROWS.format(
-                rule=rule.id, evidence=rule.evidence, source="snapshot", scope=_scope(rule), condition=rule.condition
+                rule=rule.id, evidence=rule.evidence, source="snapshot", scope=rule.applies_to, condition=rule.condition
             )
             for rule in decidable
         )

@@ -16,10 +16,9 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
-from credsight.model import ROOT_USER
 from credsight.query import Database
-from credsight.rules.catalogue import MACROS, RULES, Rule, thresholds
-from credsight.store import STORED_SCHEMA, Store
+from credsight.rules.catalogue import RULES, Rule, define_macros, thresholds
+from credsight.store import STORED_SCHEMA, Part, Store
 
 KIND = "rule_passes"
 THRESHOLDS_KEY = b"credsight.thresholds"
@@ -46,12 +45,8 @@ COMBINED = """
 """
 
 
-def _scope(rule: Rule) -> str:
-    return f"r.\"user\" = '{ROOT_USER}'" if rule.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
-
-
 def _passes(rules: Sequence[Rule], source: str, only_found: bool) -> str:
-    passed = ", ".join(PASSED.format(rule=r.id, scope=_scope(r), condition=r.condition) for r in rules)
+    passed = ", ".join(PASSED.format(rule=r.id, scope=r.applies_to, condition=r.condition) for r in rules)
     return PASSES.format(passed=passed, source=source, only_found=ONLY_FOUND if only_found else "")
 
 
@@ -61,9 +56,9 @@ def _place(path: str) -> tuple[str, str]:
     return month_dir, name
 
 
-def _summaries(store: Store) -> dict[tuple[str, str], tuple[str, dt.date]]:
-    """(month folder, part name) -> (path of its summary, the part's last snapshot date), live parts only."""
-    live = {_place(part.path) for part in store.live_parts()["reports"]}
+def _summaries(store: Store, parts: Sequence[Part]) -> dict[tuple[str, str], tuple[str, dt.date]]:
+    """(month folder, part name) -> (path of its summary, the part's last snapshot date), for `parts` only."""
+    live = {_place(part.path) for part in parts}
     found = {}
     for (month_dir, name), path in store.derived_files(KIND).items():
         part, _, last = name.removesuffix(".parquet").rpartition("--")
@@ -77,14 +72,14 @@ def summarise(store: Store) -> int:
 
     Run after compaction, when a month is one large part: later reads skip its rows.
     """
-    done = _summaries(store)
+    parts = store.live_parts()["reports"]
+    done = _summaries(store, parts)
     rules = [rule for rule in RULES if rule.decidable]
     used = {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
     written = 0
     with Database(store) as database:
-        for name, body in MACROS.items():
-            database.connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
-        for part in store.live_parts()["reports"]:
+        define_macros(database.connection)
+        for part in parts:
             if _place(part.path) in done:
                 continue
             database.register_files("part_rows", [part.path], STORED_SCHEMA)
@@ -98,7 +93,7 @@ def summarise(store: Store) -> int:
                 KIND, month_dir, f"{part.name.removesuffix('.parquet')}--{last}.parquet", table.table, metadata
             )
             written += 1
-    kept = {path for path, _last in _summaries(store).values()}
+    kept = {path for path, _last in _summaries(store, parts).values()}
     for path in store.derived_files(KIND).values():
         if path not in kept:
             store.delete(path)
@@ -110,11 +105,11 @@ def last_passed(
 ) -> None:
     """Create the temp table `last_passed`: per user found, the first row and the last pass per rule."""
     defaults = all(values.get(k, v) == v for k, v in thresholds(RULES).items())
-    summaries = _summaries(database.store) if defaults and use_summaries else {}
+    summaries = _summaries(database.store, database.report_parts) if defaults and use_summaries else {}
     # A part's summary stands for its rows when every row is on or before the date asked.
     summarised = [path for path, last in summaries.values() if last <= date]
     used_parts = {place for place, (_path, last) in summaries.items() if last <= date}
-    raw = [part.path for part in database.store.live_parts()["reports"] if _place(part.path) not in used_parts]
+    raw = [part.path for part in database.report_parts if _place(part.path) not in used_parts]
     database.register_files("history_rows", raw, STORED_SCHEMA)
     parts = [_passes(rules, "history_rows", only_found=True)]
     if summarised:

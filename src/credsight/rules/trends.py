@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from credsight.model import ROOT_USER
 from credsight.query import Database
-from credsight.rules.catalogue import MACROS, RULES, thresholds
+from credsight.rules.catalogue import RULES, define_macros, thresholds
 
 FIT_DAYS = 60
 OLD_KEY_DAYS = 90
@@ -53,7 +52,7 @@ class Projection:
 
     def describe(self) -> str:
         if self.humans_now == 0:
-            return "no human IAM users left"
+            return "no human IAM users left" if self.zero_on else f"no snapshot in the last {FIT_DAYS} days to fit"
         if self.zero_on is None:
             return f"not converging ({self.per_day:+.2f} human IAM users a day over the last {FIT_DAYS} days)"
         return f"human IAM users reach zero around {self.zero_on} ({self.per_day:+.2f} a day)"
@@ -67,12 +66,11 @@ def per_day(
     limits: Mapping[str, int] | None = None,
 ) -> pa.Table:
     """One row per (day, account): the daily counts, old active keys, and failing rows per rule."""
-    for name, body in MACROS.items():
-        database.connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+    define_macros(database.connection)
     decidable = [rule for rule in RULES if rule.decidable]
     failing = ",\n           ".join(
         FAILING.format(
-            scope=f"r.\"user\" {'=' if rule.scope == 'root' else '<>'} '{ROOT_USER}'",
+            scope=rule.applies_to,
             condition=rule.condition,
             rule=rule.id,
         )

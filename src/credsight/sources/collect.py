@@ -194,7 +194,7 @@ def collect(
         writer.metadata = account_table(accounts, day)
     for account in accounts:
         if account.skipped:
-            writer.add_failure(account, Failure(account.id, None, f"account is {account.state}", day, "skipped"), 0)
+            writer.add_failure(Failure(account.id, None, f"account is {account.state}", day, "skipped"), 0)
 
     def jobs() -> Iterator[ReportJob]:
         for account in accounts:
@@ -270,7 +270,7 @@ class BatchWriter:
             )
         self.oldest = self.oldest if self.oldest is not None else now
 
-    def add_failure(self, account: Account, failure: Failure, calls: int) -> None:
+    def add_failure(self, failure: Failure, calls: int) -> None:
         self.failures.append((failure, calls))
 
     def due(self, now: float) -> bool:
