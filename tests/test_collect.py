@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -16,10 +17,12 @@ from typing import Any
 
 import boto3
 import botocore.awsrequest
+import pyarrow
+import pyarrow.csv
 import pytest
 from rich.console import Console
 
-from credsight.collect_command import CollectRequest, choose_accounts, reporting, run_collect
+from credsight.collect_command import CollectRequest, choose_accounts, reporting, run_collect, stop_on_signals
 from credsight.query import Database
 from credsight.sources import SourceError
 from credsight.sources.aws import Aws, RoleSettings
@@ -365,6 +368,22 @@ def test_stopped_mid_run_the_store_stays_readable_and_resume_finishes(
     assert stored_users(store) == created_users(organization, organization.active)
     with Database(store) as database:
         assert database.sql("SELECT count(DISTINCT run_id) AS n FROM daily").rows == [{"n": 1}]  # one run in all
+
+
+def test_a_stop_signal_during_a_parse_does_not_cancel_it() -> None:
+    """pyarrow cancels its CSV reader on SIGTERM by default; during a run the signal only asks to stop."""
+    rows = b"".join(
+        b"user%d,arn:aws:iam::123456789012:user/u%d,2026-01-01T00:00:00+00:00\n" % (i, i) for i in range(600_000)
+    )
+    csv = b"user,arn,user_creation_time\n" + rows
+    with stop_on_signals() as stop:
+        threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        table = pyarrow.csv.read_csv(io.BytesIO(csv))
+        deadline = time.monotonic() + 5
+        while not stop.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert table.num_rows == 600_000
+    assert stop.is_set()
 
 
 def test_progress_bar_on_a_terminal() -> None:

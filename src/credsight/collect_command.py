@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pyarrow
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -95,7 +96,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
     """Ctrl-C and SIGTERM (schedulers, containers) ask the run to stop at its next safe point.
 
     The handler only sets an event: an interrupt landing in the middle of a batch write
-    could leave reports without their outcomes.
+    could leave reports without their outcomes. pyarrow's own handlers are switched off
+    for the same reason: they would cancel a Parquet write in flight (ArrowCancelled).
     """
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -106,9 +108,11 @@ def stop_on_signals() -> Iterator[threading.Event]:
         stop.set()
 
     previous = {number: signal.signal(number, ask_to_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    pyarrow.enable_signal_handlers(False)
     try:
         yield stop
     finally:
+        pyarrow.enable_signal_handlers(True)
         for number, handler in previous.items():
             signal.signal(number, handler)
 
