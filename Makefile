@@ -46,7 +46,7 @@ format: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	{ cat bench/HEADER.md; $(BIN)/python -m bench.storage; $(BIN)/python -m bench.ingest; \
 	  $(BIN)/python -m bench.query; $(BIN)/python -m bench.collect; $(BIN)/python -m bench.findings; \
-	  $(BIN)/python -m bench.changes; } > BENCHMARKS.md.new
+	  $(BIN)/python -m bench.changes; $(BIN)/python -m bench.dashboard; } > BENCHMARKS.md.new
 	mv BENCHMARKS.md.new BENCHMARKS.md
 
 clean:

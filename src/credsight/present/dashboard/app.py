@@ -147,4 +147,6 @@ def render_page(view: StoreView, pages: dict[str, Page], pathname: str, filters:
             return [bar, notice(str(e))]
         return [bar, *page(database, filters, filters.date or newest, accounts)]
 
-    return view.page((pathname, filters), draw)
+    # A hidden mark of the view drawn, for whoever waits on it (the tests, bench/dashboard.py).
+    drawn = html.Div(pathname + query_string(filters), id="drawn", hidden=True)
+    return [*view.page((pathname, filters), draw), drawn]
