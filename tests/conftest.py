@@ -7,6 +7,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -93,9 +94,9 @@ def store(tmp_path: Path) -> Store:
     return Store(str(tmp_path / "store"))
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's server on 127.0.0.1 (a real, independent implementation of the AWS APIs)."""
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (a real, independent implementation of the AWS APIs); yields its URL."""
     from moto.server import ThreadedMotoServer
 
     os.environ.update(
@@ -108,8 +109,17 @@ def moto_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server for the session (one organization at most: tests needing another start their own)."""
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -13,11 +13,17 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
 def commands() -> dict[str, list[str]]:
-    group = typer.main.get_command(app)
+    """Every command (a group's as "group sub") with its options."""
     found: dict[str, list[str]] = {}
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        options = [o for p in command.params for o in p.opts if o.startswith("--") and o != "--help"]
-        found[name] = options
+    pending = [("", typer.main.get_command(app))]
+    while pending:
+        prefix, group = pending.pop()
+        for name, command in group.commands.items():  # type: ignore[attr-defined]
+            if hasattr(command, "commands"):
+                pending.append((f"{prefix}{name} ", command))
+                continue
+            options = [o for p in command.params for o in p.opts if o.startswith("--") and o != "--help"]
+            found[prefix + name] = options
     return found
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from credsight.demo import DemoOrganization
 from credsight.demo_store import build_demo_store
 from credsight.query import Database
+from credsight.rules.changes import KEY_FIRST_USES_KIND, changes, prepare_key_first_uses
 from credsight.rules.findings import evaluate
 from credsight.rules.history import KIND, summarise
 from credsight.runs import Run, Snapshot
@@ -42,3 +43,60 @@ def test_summaries_change_no_answer(tmp_path: Path) -> None:
     summarise(store)
     assert all("--" in path for path in store.derived_files(KIND).values())
     assert findings(store, days[0], use_summaries=True) == findings(store, days[0], use_summaries=False)
+
+
+def key_news(store: Store, since: dt.date, until: dt.date, use_summaries: bool) -> list[tuple[object, ...]]:
+    """The changes a key's first region or service makes, the ones the summaries serve."""
+    with Database(store) as database:
+        rows = changes(database, since, until, use_summaries=use_summaries).to_pylist()
+    return sorted(
+        (r["snapshot_date"], r["account_id"], r["user"], r["kind"], r["access_key"], r["after"])
+        for r in rows
+        if r["kind"] in ("key_new_region", "key_new_service")
+    )
+
+
+def test_key_first_use_summaries_change_no_changes(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    organization = DemoOrganization(accounts=4, days=75, seed=3, end=dt.date(2026, 11, 23))
+    build_demo_store(store, organization)
+    store.compact()
+    summarise(store)
+    assert len(store.derived_files(KEY_FIRST_USES_KIND)) >= 3
+    windows = [
+        (dt.date(2026, 9, 10), dt.date(2026, 11, 23)),  # every summary stands for its part
+        (dt.date(2026, 11, 1), dt.date(2026, 11, 10)),  # the newest part reaches past `until`: its rows are read
+        (dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+    ]
+    with Database(store) as database:  # up to the newest date, no report row is read: only the summaries
+        prepare_key_first_uses(database, windows[0][1], None)
+        assert database.sql("SELECT count(*) AS n FROM key_history_rows").rows == [{"n": 0}]
+        assert database.sql("SELECT count(*) AS n FROM key_first_use_parts").rows[0]["n"] > 0
+    for since, until in windows:
+        fast = key_news(store, since, until, use_summaries=True)
+        assert fast and fast == key_news(store, since, until, use_summaries=False), (since, until)
+    # a key first used in a new region after the summaries were written: a new part, read as rows
+    account = organization.accounts()[0].account_id
+    late = report(user_row("late-user", account=account, access_key_1_last_used_region="ap-south-2"), account=account)
+    Run(store).write([Snapshot(late, "late.csv", dt.date(2026, 11, 23), account)])
+    found = key_news(store, dt.date(2026, 11, 20), dt.date(2026, 11, 23), use_summaries=True)
+    assert ("ap-south-2" in {row[5] for row in found}) and found == key_news(
+        store, dt.date(2026, 11, 20), dt.date(2026, 11, 23), use_summaries=False
+    )
+
+
+def test_one_connection_answers_dates_in_turn_as_fresh_ones_do(tmp_path: Path) -> None:
+    """The dashboard keeps one connection: what one date registers must not hide another date's rows."""
+    store = Store(str(tmp_path / "store"))
+    build_demo_store(store, DemoOrganization(accounts=3, days=70, seed=4, end=dt.date(2026, 11, 23)))
+    store.compact()
+    summarise(store)
+    newest, inside = dt.date(2026, 11, 23), dt.date(2026, 11, 5)  # all summarised; the newest part read as rows
+    with Database(store) as shared:
+        in_turn = [
+            evaluate(shared, day).findings.to_pylist() + changes(shared, day, day).to_pylist()
+            for day in (newest, inside, newest, inside)
+        ]
+    for day, answer in zip((newest, inside, newest, inside), in_turn, strict=True):
+        with Database(store) as fresh:
+            assert answer == evaluate(fresh, day).findings.to_pylist() + changes(fresh, day, day).to_pylist(), day

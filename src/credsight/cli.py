@@ -26,6 +26,7 @@ from credsight.cli_arguments import (
     split_values,
 )
 from credsight.config import ENV_PREFIX, config_path, default_map
+from credsight.deploy_command import athena_ddl, deploy
 from credsight.errors import UserFixable
 from credsight.model import ReportError, check_account_id
 from credsight.store import Store, check_run_id
@@ -416,6 +417,10 @@ def demo(
     typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)
     if serve:
         serve_dashboard(target, host, port, os.environ.get("CREDSIGHT_SERVE_TOKEN"))
+
+
+app.add_typer(deploy, name="deploy")
+app.command("athena-ddl")(athena_ddl)
 
 
 def setting_names(group: Any) -> dict[str, list[str]]:

@@ -170,7 +170,7 @@ def missing_from(store: Store, run_id: str, accounts: list[Account]) -> list[Acc
 def reporting(log_format: str, console: Console, total: int) -> Iterator[Callable[[Outcome], None]]:
     """What the user sees per account: JSON lines, a progress bar on a terminal, or nothing."""
     if log_format == "json":
-        yield lambda outcome: print(json.dumps(outcome_record(outcome)), flush=True)
+        yield lambda outcome: print(json.dumps(outcome.record()), flush=True)
         return
     if not console.is_terminal:
         yield lambda outcome: None
@@ -186,20 +186,6 @@ def reporting(log_format: str, console: Console, total: int) -> Iterator[Callabl
             progress.update(task, advance=1, description=f"{failed} failed" if failed else "")
 
         yield advance
-
-
-def outcome_record(outcome: Outcome) -> dict[str, object]:
-    return {
-        "account_id": outcome.account.id,
-        "account_name": outcome.account.name,
-        "status": outcome.status,
-        "error_class": outcome.error_class,
-        "message": outcome.message,
-        "rows": outcome.rows,
-        "generated_time": outcome.generated_time.isoformat() if outcome.generated_time else None,
-        "seconds": outcome.seconds,
-        "calls": outcome.calls,
-    }
 
 
 def finish(summary: Summary, log_format: str, console: Console) -> int:

@@ -130,7 +130,13 @@ class Database:
         self.register_files(name, [p.path for p in parts], schema)
 
     def register_files(self, name: str, paths: Sequence[str], schema: pa.Schema) -> None:
-        """Make Parquet files of the store a table of the connection (local or S3 alike)."""
+        """Make Parquet files of the store a table of the connection (local or S3 alike).
+
+        A name registered again replaces what it named: a registered Arrow object would
+        otherwise hide a view of the same name (DuckDB resolves registered objects first).
+        """
+        self.connection.unregister(name)
+        self.connection.execute(f'DROP VIEW IF EXISTS "{name}"')
         if not paths:
             self.connection.register(name, schema.empty_table())
         elif self.store.is_local:

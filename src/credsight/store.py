@@ -5,6 +5,7 @@
     <store>/key_use/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet   keys by last-used region, service
     <store>/accounts/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet  account metadata per day
     <store>/runs/run_id=<run_id>/outcomes-<seq>.parquet                  one row per account attempt
+    <store>/plans/run_id=<run_id>/plan.json                               the accounts of a run in batches (Lambda)
 
 Partitions are months, not days: a month's file sorted by account, user and date holds each
 user's nearly identical daily rows side by side, which Parquet stores in a few bytes a row
@@ -244,6 +245,18 @@ class Store:
         check_run_id(run_id)
         directory = self._join("runs", f"run_id={run_id}")
         return self._write_table(directory, f"outcomes-{seq:05d}.parquet", outcomes.cast(OUTCOME_SCHEMA))
+
+    def write_plan(self, run_id: str, plan: bytes) -> str:
+        """The accounts a run in batches will collect (see deploy/lambda_handler.py)."""
+        return self._write_atomic(self._join("plans", f"run_id={check_run_id(run_id)}"), "plan.json", plan)
+
+    def read_plan(self, run_id: str) -> bytes:
+        path = self._join("plans", f"run_id={check_run_id(run_id)}", "plan.json")
+        try:
+            with self.fs.open_input_stream(path) as stream:
+                return bytes(stream.read())
+        except OSError as e:
+            raise StoreError(f"cannot read the plan of run {run_id} at {path}: {e}; run the list step first") from None
 
     def write_derived(self, kind: str, month_dir: str, name: str, table: pa.Table, metadata: dict[bytes, bytes]) -> str:
         """Write a file computed from one month's data, named after the part it was computed from.

@@ -31,7 +31,9 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from credsight.derived import place, summaries_of
 from credsight.query import Database
+from credsight.store import STORED_SCHEMA
 
 # Every kind of change, in the words of the `kind` column.
 KINDS: tuple[str, ...] = (
@@ -191,22 +193,13 @@ STEPS: dict[str, str] = {
                     {kind: 'root_key_used', before: was_root_used, after: is_root_used} END
             ], lambda change: change IS NOT NULL) AS changes
             FROM slots)""",
-    # When each key (user, slot, last_rotated) first showed each region and service; all history read.
+    # When each key (user, slot, last_rotated) first showed each region and service, from the temp table
+    # of first uses that prepare_key_first_uses makes (all history: summaries and rows).
     "key_first_uses": """
         SELECT account_id, "user", access_key, last_rotated, region, service,
-               min(snapshot_date) AS first_seen, arg_min(arn, snapshot_date) AS arn
-        FROM (
-            SELECT account_id, "user", arn, snapshot_date, 1 AS access_key,
-                   access_key_1_last_rotated AS last_rotated,
-                   access_key_1_last_used_region AS region, access_key_1_last_used_service AS service
-            FROM reports
-            WHERE access_key_1_last_used_region IS NOT NULL OR access_key_1_last_used_service IS NOT NULL
-            UNION ALL
-            SELECT account_id, "user", arn, snapshot_date, 2,
-                   access_key_2_last_rotated, access_key_2_last_used_region, access_key_2_last_used_service
-            FROM reports
-            WHERE access_key_2_last_used_region IS NOT NULL OR access_key_2_last_used_service IS NOT NULL)
-        WHERE snapshot_date <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
+               min(first_seen) AS first_seen, arg_min(arn, first_seen) AS arn
+        FROM key_first_use_parts
+        WHERE first_seen <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
         GROUP BY ALL""",
     "key_news": """
         SELECT account_id, "user", access_key, 'key_new_region' AS kind, region AS after,
@@ -260,6 +253,51 @@ def _statement(steps: dict[str, str], result: str) -> str:
 
 CHANGES_SQL = _statement(STEPS, RESULT)
 
+# When each key first showed each region and service in some report rows ({source}); the summary that
+# `credsight compact` keeps per part (KEY_FIRST_USES_KIND), and what is read of the parts without one.
+KEY_FIRST_USES_KIND = "key_first_uses"
+KEY_FIRST_USES = """
+    SELECT account_id, "user", access_key, last_rotated, region, service,
+           min(snapshot_date) AS first_seen, arg_min(arn, snapshot_date) AS arn
+    FROM (
+        SELECT account_id, "user", arn, snapshot_date, run_id, 1 AS access_key,
+               access_key_1_last_rotated AS last_rotated,
+               access_key_1_last_used_region AS region, access_key_1_last_used_service AS service
+        FROM {source}
+        WHERE access_key_1_last_used_region IS NOT NULL OR access_key_1_last_used_service IS NOT NULL
+        UNION ALL
+        SELECT account_id, "user", arn, snapshot_date, run_id, 2,
+               access_key_2_last_rotated, access_key_2_last_used_region, access_key_2_last_used_service
+        FROM {source}
+        WHERE access_key_2_last_used_region IS NOT NULL OR access_key_2_last_used_service IS NOT NULL) AS uses
+    ANTI JOIN superseded USING (account_id, snapshot_date, run_id)
+    WHERE snapshot_date <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
+    GROUP BY ALL"""
+
+
+def key_first_uses_summary(database: Database, source: str) -> pa.Table:
+    """A part's summary: every key's first region and service uses in its rows (`source`)."""
+    return database.sql(KEY_FIRST_USES.format(source=source), {"until": dt.date.max, "accounts": None}).table
+
+
+def prepare_key_first_uses(
+    database: Database, until: dt.date, accounts: list[str] | None, use_summaries: bool = True
+) -> None:
+    """Create the temp table key_first_use_parts: first uses from each part's summary where its rows
+    all lie on or before `until`, and from the rows of the other parts (new since the last compaction).
+    """
+    found = summaries_of(database.store, database.report_parts, KEY_FIRST_USES_KIND) if use_summaries else {}
+    summarised = {where: path for where, (path, last) in found.items() if last <= until}
+    raw = [part.path for part in database.report_parts if place(part.path) not in summarised]
+    database.register_files("key_history_rows", raw, STORED_SCHEMA)
+    first_uses = KEY_FIRST_USES.format(source="key_history_rows")
+    parameters = {"until": until, "accounts": accounts}
+    database.connection.execute(f"CREATE OR REPLACE TEMP TABLE key_first_use_parts AS {first_uses}", parameters)
+    if summarised:
+        database.register_files("key_history_summaries", list(summarised.values()), pa.schema([]))
+        database.connection.execute("INSERT INTO key_first_use_parts BY NAME SELECT * FROM key_history_summaries")
+
+
 # The earliest snapshot some account compares a snapshot from `since` with: the last one before `since`,
 # or the account's first.
 START_SQL = """
@@ -276,6 +314,7 @@ def changes(
     since: dt.date | None = None,
     until: dt.date | None = None,
     accounts: Sequence[str] | None = None,
+    use_summaries: bool = True,
 ) -> pa.Table:
     """The changes seen at each snapshot from `since` to `until` (inclusive) of `accounts` (None: all).
 
@@ -284,11 +323,10 @@ def changes(
     older than `since`; an account's first snapshot yields nothing (its users are not "created").
     Key regions and services are new against all stored history up to `until`.
     """
-    parameters = {
-        "since": since or dt.date.min,
-        "until": until or dt.date.max,
-        "accounts": None if accounts is None else list(accounts),
-    }
+    last = until or dt.date.max
+    chosen = None if accounts is None else list(accounts)
+    parameters = {"since": since or dt.date.min, "until": last, "accounts": chosen}
     start = database.sql(START_SQL, parameters).rows[0]["start"]
+    prepare_key_first_uses(database, last, chosen, use_summaries)
     table = database.sql(CHANGES_SQL, {**parameters, "start": start}).table
     return table.cast(CHANGE_SCHEMA)

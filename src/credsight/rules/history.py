@@ -6,19 +6,24 @@ snapshot and, per rule, the last snapshot where the rule passed, with the defaul
 thresholds. `last_passed` reads the summary of every part whose rows all lie on or before
 the date asked, and the rows of the other parts (new since the last compaction, or reaching
 past the date); with a threshold other than its default it reads every row.
+
+It keeps a second summary per part for the changes (rules/changes.py): when each access key
+first showed each region and service.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
+from credsight.derived import place, summaries_of
 from credsight.query import Database
 from credsight.rules.catalogue import RULES, Rule, define_macros, thresholds
-from credsight.store import STORED_SCHEMA, Part, Store
+from credsight.rules.changes import KEY_FIRST_USES_KIND, key_first_uses_summary
+from credsight.store import STORED_SCHEMA, Store
 
 KIND = "rule_passes"
 THRESHOLDS_KEY = b"credsight.thresholds"
@@ -50,53 +55,52 @@ def _passes(rules: Sequence[Rule], source: str, only_found: bool) -> str:
     return PASSES.format(passed=passed, source=source, only_found=ONLY_FOUND if only_found else "")
 
 
-def _place(path: str) -> tuple[str, str]:
-    """(month folder, file name) of a part: names repeat across months, the pair does not."""
-    month_dir, name = path.rsplit("/", 2)[-2:]
-    return month_dir, name
+def rule_passes_summary(database: Database, source: str) -> tuple[pa.Table, dict[bytes, bytes]]:
+    """A part's summary for last_passed: the rows' last pass per rule, with the default thresholds."""
+    rules = [rule for rule in RULES if rule.decidable]
+    used = {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
+    table = database.sql(_passes(rules, source, only_found=False), {**used, "date": dt.date(9999, 12, 31)}).table
+    return table, {THRESHOLDS_KEY: json.dumps(used, sort_keys=True).encode()}
 
 
-def _summaries(store: Store, parts: Sequence[Part]) -> dict[tuple[str, str], tuple[str, dt.date]]:
-    """(month folder, part name) -> (path of its summary, the part's last snapshot date), for `parts` only."""
-    live = {_place(part.path) for part in parts}
-    found = {}
-    for (month_dir, name), path in store.derived_files(KIND).items():
-        part, _, last = name.removesuffix(".parquet").rpartition("--")
-        if (month_dir, f"{part}.parquet") in live:
-            found[month_dir, f"{part}.parquet"] = (path, dt.date.fromisoformat(last))
-    return found
+def key_uses_summary(database: Database, source: str) -> tuple[pa.Table, dict[bytes, bytes]]:
+    return key_first_uses_summary(database, source), {}
+
+
+# Each kind of summary, and how a part's rows (a table named by the second argument) are summarised.
+SUMMARIES: dict[str, Callable[[Database, str], tuple[pa.Table, dict[bytes, bytes]]]] = {
+    KIND: rule_passes_summary,
+    KEY_FIRST_USES_KIND: key_uses_summary,
+}
 
 
 def summarise(store: Store) -> int:
-    """Summarise every live report part that has no summary; remove summaries of replaced parts.
+    """Summarise every live report part that has no summary of each kind; remove summaries of replaced parts.
 
     Run after compaction, when a month is one large part: later reads skip its rows.
     """
     parts = store.live_parts()["reports"]
-    done = _summaries(store, parts)
-    rules = [rule for rule in RULES if rule.decidable]
-    used = {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
     written = 0
     with Database(store) as database:
         define_macros(database.connection)
-        for part in parts:
-            if _place(part.path) in done:
-                continue
-            database.register_files("part_rows", [part.path], STORED_SCHEMA)
-            table = database.sql(_passes(rules, "part_rows", only_found=False), {**used, "date": dt.date(9999, 12, 31)})
-            last = database.sql("SELECT max(snapshot_date) AS d FROM part_rows").rows[0]["d"]
-            if last is None:
-                continue
-            month_dir = _place(part.path)[0]
-            metadata = {THRESHOLDS_KEY: json.dumps(used, sort_keys=True).encode()}
-            store.write_derived(
-                KIND, month_dir, f"{part.name.removesuffix('.parquet')}--{last}.parquet", table.table, metadata
-            )
-            written += 1
-    kept = {path for path, _last in _summaries(store, parts).values()}
-    for path in store.derived_files(KIND).values():
-        if path not in kept:
-            store.delete(path)
+        for kind, summary in SUMMARIES.items():
+            done = summaries_of(store, parts, kind)
+            for part in parts:
+                if place(part.path) in done:
+                    continue
+                database.register_files("part_rows", [part.path], STORED_SCHEMA)
+                last = database.sql("SELECT max(snapshot_date) AS d FROM part_rows").rows[0]["d"]
+                if last is None:
+                    continue
+                table, metadata = summary(database, "part_rows")
+                name = f"{part.name.removesuffix('.parquet')}--{last}.parquet"
+                store.write_derived(kind, place(part.path)[0], name, table, metadata)
+                written += 1
+    for kind in SUMMARIES:
+        kept = {path for path, _last in summaries_of(store, parts, kind).values()}
+        for path in store.derived_files(kind).values():
+            if path not in kept:
+                store.delete(path)
     return written
 
 
@@ -105,11 +109,11 @@ def last_passed(
 ) -> None:
     """Create the temp table `last_passed`: per user found, the first row and the last pass per rule."""
     defaults = all(values.get(k, v) == v for k, v in thresholds(RULES).items())
-    summaries = _summaries(database.store, database.report_parts) if defaults and use_summaries else {}
+    summaries = summaries_of(database.store, database.report_parts, KIND) if defaults and use_summaries else {}
     # A part's summary stands for its rows when every row is on or before the date asked.
     summarised = [path for path, last in summaries.values() if last <= date]
     used_parts = {place for place, (_path, last) in summaries.items() if last <= date}
-    raw = [part.path for part in database.report_parts if _place(part.path) not in used_parts]
+    raw = [part.path for part in database.report_parts if place(part.path) not in used_parts]
     database.register_files("history_rows", raw, STORED_SCHEMA)
     parts = [_passes(rules, "history_rows", only_found=True)]
     if summarised:

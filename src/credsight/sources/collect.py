@@ -54,6 +54,20 @@ class Outcome:
     seconds: float | None = None
     calls: int = 0
 
+    def record(self) -> dict[str, object]:
+        """The outcome as one JSON log line says it (`collect --log-format json`, the Lambda's log)."""
+        return {
+            "account_id": self.account.id,
+            "account_name": self.account.name,
+            "status": self.status,
+            "error_class": self.error_class,
+            "message": self.message,
+            "rows": self.rows,
+            "generated_time": self.generated_time.isoformat() if self.generated_time else None,
+            "seconds": self.seconds,
+            "calls": self.calls,
+        }
+
 
 @dataclass
 class Summary:

@@ -1,0 +1,1 @@
+"""Running credsight inside AWS: the Lambda handler, its package, the CloudFormation templates, Athena."""

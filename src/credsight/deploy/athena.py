@@ -1,0 +1,169 @@
+"""The store as Athena (and the Glue catalogue) sees it: tables over the same Parquet files, and the
+views of query.py in Athena's SQL (Trino), so the same questions can be asked there.
+
+Tables are partitioned by `snapshot_month` with partition projection: Athena computes the
+partitions from the month range, no crawler and no MSCK REPAIR. The outcome files of `runs`
+are under run_id=<run id> folders, which cannot be projected; that table is not partitioned
+and reads every outcome file (they are small).
+
+Files a compaction replaced may still be there for a moment (the store's readers skip them by
+the compacted file's footer, which Athena cannot read): the views therefore keep one copy of
+each row, and, where one day holds several runs for an account, the newest run, as query.py does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from credsight.errors import UserFixable
+from credsight.query import FORMAT_COLUMNS, LAYOUT_COLUMNS
+from credsight.rollups import DAILY_SCHEMA, KEY_USE_SCHEMA
+from credsight.store import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA
+
+FIRST_MONTH = "2014-01"  # the credential report API dates from 2014
+BUCKET_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_./\-]*)?")
+TABLE_PREFIX = "credsight_"  # store tables are <prefix><name>; the views take the plain names
+
+
+@dataclass(frozen=True)
+class StoreTable:
+    name: str  # the store's folder, e.g. reports
+    schema: pa.Schema  # the columns in the files
+    monthly: bool  # partitioned by snapshot_month=YYYY-MM (else: one folder of files, read whole)
+
+    @property
+    def table(self) -> str:
+        return TABLE_PREFIX + self.name
+
+
+STORE_TABLES = (
+    StoreTable("reports", STORED_SCHEMA, monthly=True),
+    StoreTable("daily", DAILY_SCHEMA, monthly=True),
+    StoreTable("key_use", KEY_USE_SCHEMA, monthly=True),
+    StoreTable("accounts", ACCOUNT_SCHEMA, monthly=True),
+    StoreTable("runs", OUTCOME_SCHEMA, monthly=False),
+)
+
+
+def glue_type(arrow: pa.DataType) -> str:
+    """The Hive / Glue type that reads a Parquet column written from this Arrow type."""
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        return "string"
+    if pa.types.is_boolean(arrow):
+        return "boolean"
+    if pa.types.is_date32(arrow):
+        return "date"
+    if pa.types.is_timestamp(arrow):
+        return "timestamp"
+    if pa.types.is_int64(arrow):
+        return "bigint"
+    if pa.types.is_int32(arrow):
+        return "int"
+    if pa.types.is_int16(arrow):
+        return "smallint"
+    if pa.types.is_int8(arrow):
+        return "tinyint"
+    if pa.types.is_float64(arrow):
+        return "double"
+    if pa.types.is_list(arrow):
+        return f"array<{glue_type(arrow.value_type)}>"
+    if pa.types.is_map(arrow):
+        return f"map<{glue_type(arrow.key_type)},{glue_type(arrow.item_type)}>"
+    raise TypeError(f"no Glue type for {arrow}")
+
+
+def glue_columns(table: StoreTable) -> list[tuple[str, str]]:
+    return [(field.name, glue_type(field.type)) for field in table.schema]
+
+
+def check_location(location: str) -> str:
+    """An s3://bucket[/prefix] location, without a trailing slash; anything else is the user's to fix."""
+    trimmed = location.rstrip("/")
+    if not BUCKET_LOCATION.fullmatch(trimmed):
+        raise UserFixable(
+            f"--location {location!r} is not an S3 location; give the store's s3://bucket/prefix "
+            "(letters, digits and - _ . / only)"
+        )
+    return trimmed
+
+
+def projection_properties(table: StoreTable, location: str) -> dict[str, str]:
+    """Partition projection of a monthly table: months from FIRST_MONTH to now."""
+    return {
+        "projection.enabled": "true",
+        "projection.snapshot_month.type": "date",
+        "projection.snapshot_month.format": "yyyy-MM",
+        "projection.snapshot_month.range": f"{FIRST_MONTH},NOW",
+        "projection.snapshot_month.interval": "1",
+        "projection.snapshot_month.interval.unit": "MONTHS",
+        "storage.location.template": f"{location}/{table.name}/snapshot_month=${{snapshot_month}}/",
+    }
+
+
+def create_table(table: StoreTable, location: str, database: str) -> str:
+    columns = ",\n".join(f"  `{name}` {kind}" for name, kind in glue_columns(table))
+    text = f"CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{table.table}` (\n{columns}\n)\n"
+    if table.monthly:
+        text += "PARTITIONED BY (`snapshot_month` string)\n"
+    text += f"STORED AS PARQUET\nLOCATION '{location}/{table.name}/'\n"
+    properties = {"parquet.compression": "ZSTD"}
+    if table.monthly:
+        properties |= projection_properties(table, location)
+    pairs = ",\n".join(f"  '{key}' = '{value}'" for key, value in properties.items())
+    return text + f"TBLPROPERTIES (\n{pairs}\n);"
+
+
+def _columns_except(table: StoreTable, left_out: tuple[str, ...], alias: str) -> str:
+    return ", ".join(f'{alias}."{name}"' for name in table.schema.names if name not in left_out)
+
+
+def views(database: str) -> dict[str, str]:
+    """The views of query.py in Athena's SQL: the same names, the same rows."""
+    reports, daily, key_use, accounts, runs = (f'"{database}"."{t.table}"' for t in STORE_TABLES)
+    report_columns = _columns_except(STORE_TABLES[0], FORMAT_COLUMNS, "r")
+    daily_columns = _columns_except(STORE_TABLES[1], LAYOUT_COLUMNS, "d")
+    key_use_columns = _columns_except(STORE_TABLES[2], (), "k")
+    # The newest run of each account and day: the snapshot the views show.
+    newest_run = f"SELECT account_id, snapshot_date, max(run_id) AS run_id FROM {daily} GROUP BY ALL"  # noqa: S608
+    return {
+        "daily": f"""SELECT DISTINCT {daily_columns} FROM {daily} AS d
+            JOIN ({newest_run}) AS n
+              ON d.account_id = n.account_id AND d.snapshot_date = n.snapshot_date AND d.run_id = n.run_id""",  # noqa: S608 (names from this module, the database name checked)
+        "key_use": f"""SELECT DISTINCT {key_use_columns} FROM {key_use} AS k
+            JOIN ({newest_run}) AS n
+              ON k.account_id = n.account_id AND k.snapshot_date = n.snapshot_date AND k.run_id = n.run_id""",  # noqa: S608 (names from this module, the database name checked)
+        "account_metadata": f"""SELECT account_id, name, email, state, ou_path, joined, tags FROM (
+            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY snapshot_date DESC, run_id DESC) AS n
+            FROM {accounts}) WHERE n = 1""",  # noqa: S608 (names from this module, the database name checked)
+        "accounts": f"""SELECT d.account_id, m.name, m.email, m.state, m.ou_path, m.joined, m.tags,
+                   d.first_snapshot_date, d.last_snapshot_date, d.snapshots
+            FROM (SELECT account_id, min(snapshot_date) AS first_snapshot_date,
+                         max(snapshot_date) AS last_snapshot_date, count(*) AS snapshots
+                  FROM "{database}"."daily" GROUP BY account_id) AS d
+            LEFT JOIN "{database}"."account_metadata" AS m ON m.account_id = d.account_id""",  # noqa: S608 (names from this module, the database name checked)
+        "reports": f"""SELECT DISTINCT {report_columns}, m.name AS account_name, r."user" = '<root_account>' AS is_root
+            FROM {reports} AS r
+            JOIN ({newest_run}) AS n
+              ON r.account_id = n.account_id AND r.snapshot_date = n.snapshot_date AND r.run_id = n.run_id
+            LEFT JOIN "{database}"."account_metadata" AS m ON m.account_id = r.account_id""",  # noqa: S608 (names from this module, the database name checked)
+        "latest": f"""SELECT r.* FROM "{database}"."reports" AS r
+            JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM "{database}"."daily"
+                  GROUP BY account_id) AS newest
+              ON r.account_id = newest.account_id AND r.snapshot_date = newest.snapshot_date""",  # noqa: S608 (names from this module, the database name checked)
+        "runs": f"SELECT DISTINCT {_columns_except(STORE_TABLES[4], (), 'o')} FROM {runs} AS o",  # noqa: S608
+    }
+
+
+def athena_ddl(location: str, database: str = "credsight") -> str:
+    """Every statement, in order, separated by blank lines: tables, then views."""
+    trimmed = check_location(location)
+    statements = [f"CREATE DATABASE IF NOT EXISTS `{database}`;"]
+    statements += [create_table(table, trimmed, database) for table in STORE_TABLES]
+    statements += [
+        f'CREATE OR REPLACE VIEW "{database}"."{name}" AS\n{" ".join(sql.split())};'
+        for name, sql in views(database).items()
+    ]
+    return "\n\n".join(statements) + "\n"

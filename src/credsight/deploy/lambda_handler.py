@@ -1,0 +1,151 @@
+"""credsight's collector as an AWS Lambda function: a thin wrapper over the same collector code.
+
+Events (the collector template's state machine sends the first three; a schedule may send any):
+
+    {"step": "list"}                               -> {"run_id": R, "accounts": N, "batches": [0, 1, ...]}
+    {"step": "collect", "run_id": R, "batch": i}   -> that batch's summary
+    {"step": "finish", "run_id": R}                -> the compaction's summary
+    anything else (an EventBridge Scheduler event) -> list, collect every account, finish, in one call
+
+`list` discovers the organization once and writes the plan (each account with its name and OU)
+to the store, so that batches do not ask Organizations again and the state machine's payload
+stays small whatever the size of the organization. Each batch is collected as a run of its
+own: a batch retried after a timeout writes new files under a new run id, never over another
+invocation's files, and the views take the newest run of each account and day.
+
+Settings come from the environment: CREDSIGHT_STORE (s3://bucket/prefix), CREDSIGHT_ROLE_NAME,
+CREDSIGHT_EXTERNAL_ID, CREDSIGHT_CONCURRENCY, CREDSIGHT_BATCH_SIZE; AWS_ENDPOINT_URL for
+emulators. This module imports nothing of the dashboard or of DuckDB (the package has neither).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from credsight.errors import UserFixable
+from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
+from credsight.sources.collect import Settings, Summary, collect
+from credsight.sources.organizations import Account, NotInOrganization, discover
+from credsight.sources.report import Timing
+from credsight.store import Store, new_run_id
+
+LOG = logging.getLogger("credsight")
+SAFETY_SECONDS = 60  # what a batch leaves of Lambda's 15 minutes to write its last files
+
+
+@dataclasses.dataclass(frozen=True)
+class LambdaSettings:
+    store: str
+    role: RoleSettings
+    concurrency: int
+    batch_size: int
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> LambdaSettings:
+        store = environment.get("CREDSIGHT_STORE", "")
+        if not store:
+            raise UserFixable("CREDSIGHT_STORE is not set; the function's environment must name the s3:// store")
+        try:
+            concurrency = int(environment.get("CREDSIGHT_CONCURRENCY", "16"))
+            batch_size = int(environment.get("CREDSIGHT_BATCH_SIZE", "400"))
+        except ValueError:
+            raise UserFixable("CREDSIGHT_CONCURRENCY and CREDSIGHT_BATCH_SIZE must be whole numbers") from None
+        role = RoleSettings(
+            role_name=environment.get("CREDSIGHT_ROLE_NAME") or "credsight-reader",
+            external_id=environment.get("CREDSIGHT_EXTERNAL_ID") or None,
+            session_name="credsight-lambda",
+        )
+        return cls(store, role, max(1, concurrency), max(1, batch_size))
+
+
+def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """The Lambda entry point."""
+    logging.getLogger().setLevel(logging.INFO)
+    settings = LambdaSettings.from_environment(os.environ)
+    store = Store(settings.store, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    aws = Aws(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), max_connections=settings.concurrency)
+    step = (event or {}).get("step")
+    if step == "list":
+        return plan_run(store, aws, settings)
+    if step == "collect":
+        return collect_batch(store, aws, settings, str(event["run_id"]), int(event["batch"]), context)  # type: ignore[index]
+    if step == "finish":
+        return finish_run(store, str(event["run_id"]))  # type: ignore[index]
+    planned = plan_run(store, aws, settings)  # a scheduled event: the whole run in this invocation
+    batches = [collect_batch(store, aws, settings, planned["run_id"], b, context) for b in planned["batches"]]
+    return {**finish_run(store, planned["run_id"]), "batches": batches}
+
+
+def plan_run(store: Store, aws: Aws, settings: LambdaSettings) -> dict[str, Any]:
+    """Discover the accounts, write the plan, and name the batches."""
+    caller = aws.caller()
+    try:
+        accounts = discover(aws.client("organizations", retries=ORGANIZATIONS_RETRIES))
+    except NotInOrganization:
+        accounts = [Account(caller.account_id)]
+    run_id = new_run_id()
+    plan = {"caller": caller.account_id, "accounts": [account_record(a) for a in accounts]}
+    store.write_plan(run_id, json.dumps(plan).encode())
+    batches = list(range((len(accounts) + settings.batch_size - 1) // settings.batch_size))
+    LOG.info(json.dumps({"run_id": run_id, "accounts": len(accounts), "batches": len(batches)}))
+    return {"run_id": run_id, "accounts": len(accounts), "batches": batches}
+
+
+def collect_batch(
+    store: Store, aws: Aws, settings: LambdaSettings, run_id: str, batch: int, context: Any
+) -> dict[str, Any]:
+    """Collect one batch of the plan, as a run of its own, within the invocation's time."""
+    plan = json.loads(store.read_plan(run_id))
+    accounts = [account_from(record) for record in plan["accounts"]]
+    chosen = accounts[batch * settings.batch_size : (batch + 1) * settings.batch_size]
+    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
+    timing = Timing(deadline=max(30.0, min(600.0, remaining - SAFETY_SECONDS)))
+    caller = aws.caller()
+    summary = collect(
+        store,
+        aws,
+        caller.partition,
+        chosen,
+        Settings(role=settings.role, timing=timing, concurrency=settings.concurrency),
+        caller_account=plan["caller"],
+        run_id=new_run_id(),
+        on_outcome=lambda outcome: LOG.info(json.dumps(outcome.record())),
+    )
+    return batch_summary(summary, run_id, batch)
+
+
+def finish_run(store: Store, run_id: str) -> dict[str, Any]:
+    """Merge the day's parts into each month's file (what readers and Athena then read)."""
+    merged = store.compact()
+    LOG.info(json.dumps({"run_id": run_id, "compacted_parts": merged}))
+    return {"run_id": run_id, "compacted_parts": merged}
+
+
+def account_record(account: Account) -> dict[str, Any]:
+    record = dataclasses.asdict(account)
+    record["joined"] = account.joined.isoformat() if account.joined else None
+    return record
+
+
+def account_from(record: Mapping[str, Any]) -> Account:
+    joined = dt.datetime.fromisoformat(record["joined"]) if record.get("joined") else None
+    return Account(**{**record, "joined": joined, "ou_ids": tuple(record.get("ou_ids") or ())})
+
+
+def batch_summary(summary: Summary, run_id: str, batch: int) -> dict[str, Any]:
+    failed = summary.failed
+    return {
+        "run_id": run_id,
+        "batch": batch,
+        "batch_run_id": summary.run_id,
+        "collected": summary.count("success"),
+        "skipped": summary.count("skipped"),
+        "failed": len(failed),
+        "failures": [{"account_id": o.account.id, "error_class": o.error_class} for o in failed],
+    }

@@ -1,0 +1,137 @@
+"""`credsight deploy package`: the collector's Lambda deployment package (a .zip).
+
+Lambda unpacks a package into at most 250 MB (code given from S3; 50 MB zipped for a direct
+upload), so the package holds only what the collector imports: credsight without its dashboard
+and report (`present`) and without the demo, boto3, pyarrow and numpy as manylinux wheels for
+the Lambda runtime's Python and architecture, and no DuckDB. pyarrow is most of it; the parts of
+pyarrow the collector never loads (Flight, Substrait, ORC, the GCS / Azure / HDFS filesystems,
+C++ headers, Cython sources, tests) are left out.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from credsight.errors import UserFixable
+
+UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for the unpacked code, layers included
+DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # a zip larger than this must go through S3 (the template does)
+DEPENDENCIES = ("boto3", "pyarrow", "numpy")
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
+LEFT_OUT_OF_CREDSIGHT = ("present", "demo", "__pycache__")
+# pyarrow files the collector never loads (globs relative to the pyarrow folder).
+LEFT_OUT_OF_PYARROW = (
+    "include",
+    "tests",
+    "src",
+    "*.pxd",
+    "*.pyx",
+    "*.pxi",
+    "*.h",
+    "*.cc",
+    "*flight*",
+    "_substrait*",  # (libarrow_substrait stays: every pyarrow module links it)
+    "*_orc*",
+    "_gcsfs*",
+    "_azurefs*",
+    "_hdfs*",
+    "_pyarrow_cpp_tests*",
+    "libarrow_python.so",  # two copies of libarrow_python.so.<version>, which is the one loaded
+    "libarrow_python.so.*.*.*",
+)
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # the same inputs make the same zip
+
+
+@dataclass(frozen=True)
+class PackageSize:
+    zipped: int
+    unzipped: int
+
+
+def install_dependencies(target: Path, python: str, architecture: str) -> None:
+    """The dependencies' wheels for Lambda (manylinux, the runtime's Python), at the versions tested here."""
+    machine = ARCHITECTURES[architecture]
+    pinned = [f"{name}=={importlib.metadata.version(name)}" for name in DEPENDENCIES]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        "--implementation",
+        "cp",
+        "--python-version",
+        python,
+        "--only-binary=:all:",
+        "--platform",
+        f"manylinux2014_{machine}",
+        "--platform",
+        f"manylinux_2_28_{machine}",
+        *pinned,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise UserFixable(f"cannot fetch the Lambda dependencies ({last}); check access to PyPI and --python")
+
+
+def trim(site: Path) -> None:
+    """Leave out what the collector never imports."""
+    for pattern in LEFT_OUT_OF_PYARROW:
+        for path in (site / "pyarrow").glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for path in [*site.glob("*/tests"), *site.glob("*/*/tests"), *site.glob("**/__pycache__"), site / "bin"]:
+        if path.is_dir():
+            shutil.rmtree(path)
+
+
+def copy_credsight(site: Path) -> None:
+    source = Path(__file__).resolve().parent.parent
+    shutil.copytree(source, site / "credsight", ignore=shutil.ignore_patterns(*LEFT_OUT_OF_CREDSIGHT, "*.pyc"))
+
+
+def write_zip(site: Path, out: Path) -> PackageSize:
+    """A zip of the folder, in a fixed order with fixed times; written whole or not at all."""
+    unzipped = 0
+    temporary = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(p for p in site.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(site).as_posix(), FIXED_TIME)
+            info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            data = path.read_bytes()
+            unzipped += len(data)
+            archive.writestr(info, data)
+    os.replace(temporary, out)
+    return PackageSize(out.stat().st_size, unzipped)
+
+
+def build_package(out: Path, python: str = "3.12", architecture: str = "x86_64") -> PackageSize:
+    """Build the package at `out`; refuse one Lambda would not take."""
+    if architecture not in ARCHITECTURES:
+        raise UserFixable(f"--architecture {architecture!r}: Lambda runs x86_64 or arm64")
+    if not out.parent.is_dir():
+        raise UserFixable(f"cannot write {out}: the folder {out.parent} does not exist")
+    with tempfile.TemporaryDirectory(prefix="credsight-package-") as folder:
+        site = Path(folder)
+        install_dependencies(site, python, architecture)
+        trim(site)
+        copy_credsight(site)
+        size = write_zip(site, out)
+    if size.unzipped > UNZIPPED_LIMIT:
+        out.unlink()
+        raise UserFixable(
+            f"the package would unpack to {size.unzipped / 2**20:.0f} MB, over Lambda's 250 MB; nothing was written"
+        )
+    return size

@@ -1,0 +1,60 @@
+"""`credsight deploy template|package` and `credsight athena-ddl`: running credsight inside AWS."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+deploy = typer.Typer(
+    help="Deploy the collector into AWS: CloudFormation templates and the Lambda package.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+TEMPLATE_NAMES = ("collector", "member-role")
+
+
+@deploy.command()
+def template(
+    name: Annotated[str, typer.Argument(help="collector (management or delegated admin account) or member-role.")],
+) -> None:
+    """Print a CloudFormation template (JSON): the collector stack, or the member role's StackSet."""
+    from credsight.deploy.templates import render
+    from credsight.errors import UserFixable
+
+    if name not in TEMPLATE_NAMES:
+        raise UserFixable(f"no template {name!r}; choose one of: {', '.join(TEMPLATE_NAMES)}")
+    sys.stdout.write(render(name))
+
+
+@deploy.command()
+def package(
+    out: Annotated[Path, typer.Option(help="The .zip to write (upload it to S3 for the collector template).")],
+    python: Annotated[str, typer.Option(help="The Lambda runtime's Python version.")] = "3.12",
+    architecture: Annotated[str, typer.Option(help="The Lambda function's architecture: x86_64 or arm64.")] = "x86_64",
+) -> None:
+    """Build the collector's Lambda deployment package (fetches manylinux wheels from PyPI)."""
+    from credsight.deploy.package import DIRECT_UPLOAD_LIMIT, build_package
+
+    size = build_package(out, python, architecture)
+    note = "" if size.zipped <= DIRECT_UPLOAD_LIMIT else "; over 50 MB zipped: deploy it from S3 (CodeBucket, CodeKey)"
+    typer.echo(f"wrote {out} ({size.zipped / 2**20:.1f} MB, {size.unzipped / 2**20:.0f} MB unpacked){note}")
+
+
+def athena_ddl(
+    location: Annotated[str, typer.Option(help="The store on S3: s3://bucket/prefix.")],
+    database: Annotated[str, typer.Option(help="The Glue / Athena database to create the tables in.")] = "credsight",
+) -> None:
+    """Print the Athena DDL: the store's tables (partition projection, no crawler) and the views."""
+    import re
+
+    from credsight.deploy.athena import athena_ddl as ddl
+    from credsight.errors import UserFixable
+
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
+        raise UserFixable(f"--database {database!r}: use lower-case letters, digits and _ only")
+    sys.stdout.write(ddl(location, database))
