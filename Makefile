@@ -24,14 +24,20 @@ $(VENV)/.chromium: | $(BIN)/python
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 	touch $@
 
+# checkov (the templates' security scan) pins an old boto3 that cannot live beside credsight's own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed
 	$(BIN)/credsight demo --store $(STORE)
 
-test: $(VENV)/.installed-test $(VENV)/.chromium
-	$(BIN)/pytest -n 2 --dist loadfile
+test: $(VENV)/.installed-test $(VENV)/.chromium $(CHECKOV_VENV)/bin/checkov
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests bench
@@ -50,4 +56,4 @@ bench: $(VENV)/.installed-test
 	mv BENCHMARKS.md.new BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

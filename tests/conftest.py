@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,8 +99,38 @@ def store(tmp_path: Path) -> Store:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on 127.0.0.1 (a real, independent implementation of the AWS APIs); yields its URL."""
+def moto_server_process() -> Iterator[str]:
+    """moto's server in a process of its own: its own state (servers in one process share theirs)."""
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "moto's server did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (a real, independent implementation of the AWS APIs).
+
+    One per session, in-process; a test that needs a second organization starts moto_server_process.
+    """
     from moto.server import ThreadedMotoServer
 
     os.environ.update(
@@ -109,17 +143,8 @@ def moto_server() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """One moto server for the session (one organization at most: tests needing another start their own)."""
-    with moto_server() as endpoint:
-        yield endpoint
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 
 from credsight.deploy.package import DEPENDENCIES, UNZIPPED_LIMIT, PackageSize, build_package
 from tests.aws_org import Organization, build_organization
-from tests.conftest import moto_server
+from tests.conftest import moto_server_process
 
 # The state machine's work, done in order by a script run from the package alone.
 RUNNER = """
@@ -60,8 +60,8 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PackageSize
 
 @pytest.fixture(scope="module")
 def organization() -> Iterator[Organization]:
-    """An organization of its own (the session's moto server may hold another)."""
-    with moto_server() as endpoint:
+    """An organization of its own, in a moto server of its own (the session's may hold another)."""
+    with moto_server_process() as endpoint:
         yield build_organization(endpoint)
 
 
