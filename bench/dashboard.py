@@ -17,6 +17,7 @@ figure has drawn its SVG, every table its rows or its empty-table message.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import socket
 import statistics
@@ -163,7 +164,9 @@ def main() -> None:
         newest = database.newest_snapshot()
     assert newest is not None
     spread = accounts[:: max(1, len(accounts) // (len(PAGES) * args.repeat))]
+    load_before = os.getloadavg()[0]
     first, changes, peak = measure_pages(store.url, spread, newest, args.repeat)
+    load_after = os.getloadavg()[0]
     per_page = {path: statistics.median(seconds) for path, seconds in changes.items()}
     median = statistics.median(per_page.values())
     worst_path = max(per_page, key=lambda p: per_page[p])
@@ -175,7 +178,8 @@ def main() -> None:
 ## Dashboard (issue 5)
 
 `python -m bench.dashboard --accounts {args.accounts} --users {args.users} --days {args.days} --repeat {args.repeat}`
-({machine()}; `credsight serve` in its own process, Debian's headless Chromium through Playwright)
+({machine()}; `credsight serve` in its own process, Debian's headless Chromium through Playwright;
+load average {load_before:.1f} before, {load_after:.1f} after: the machine is shared)
 
 A filter change is made as a person makes it: a date typed in the date filter over all accounts
 ({args.repeat} times), then an account picked in the account filter ({args.repeat} times), each a view the

@@ -124,6 +124,10 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
         ),
         (["query", "--store", "ftp://x/y", "select 1"], "only a folder or s3://bucket/prefix"),
         (["demo", "--accounts", "0"], "Invalid value for '--accounts'"),
+        (["deploy", "template", "nope"], "no template 'nope'; choose one of: collector, member-role"),
+        (["deploy", "package", "--out", "{missing}/x.zip"], "the folder"),
+        (["deploy", "package", "--out", "{missing}.zip", "--architecture", "sparc"], "Lambda runs x86_64 or arm64"),
+        (["athena-ddl", "--location", "{store}"], "is not an S3 location"),
         (
             [
                 "export",

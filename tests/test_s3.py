@@ -117,3 +117,28 @@ def test_cli_ingests_the_pattern_bucket_into_an_s3_store_and_queries_it(moto_end
     queried = subprocess.run([*command, "query", sql, "--format", "json"], env=env, capture_output=True, text=True)
     assert queried.returncode == 0, queried.stderr
     assert json.loads(queried.stdout) == [{"account_id": ACCOUNT, "reports": 3}, {"account_id": OTHER, "reports": 3}]
+
+
+def test_summaries_on_s3_give_the_answers_of_the_rows(moto_endpoint: str, bucket: str) -> None:
+    """Summaries written by compact are read back from S3 with their own columns."""
+    from credsight.demo import DemoOrganization
+    from credsight.demo_store import build_demo_store
+    from credsight.rules.changes import changes
+    from credsight.rules.findings import evaluate
+    from credsight.rules.history import summarise
+
+    store = Store(f"s3://{bucket}/store", endpoint_url=moto_endpoint)
+    build_demo_store(store, DemoOrganization(accounts=2, days=40, seed=2, end=dt.date(2026, 11, 23)))
+    store.compact()
+    assert summarise(store) >= 4  # two kinds, two months at least
+    since = dt.date(2026, 10, 1)
+    with Database(store) as database:
+        answers = [
+            (
+                evaluate(database, use_summaries=use).findings.to_pylist(),
+                changes(database, since, use_summaries=use).to_pylist(),
+            )
+            for use in (True, False)
+        ]
+    assert answers[0][0] and answers[0][1]
+    assert answers[0] == answers[1]

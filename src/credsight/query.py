@@ -129,15 +129,19 @@ class Database:
     def _source(self, name: str, parts: Sequence[Part], schema: pa.Schema) -> None:
         self.register_files(name, [p.path for p in parts], schema)
 
-    def register_files(self, name: str, paths: Sequence[str], schema: pa.Schema) -> None:
+    def register_files(self, name: str, paths: Sequence[str], schema: pa.Schema | None) -> None:
         """Make Parquet files of the store a table of the connection (local or S3 alike).
 
+        `schema` is the table's (older files are read as it says); None: the files' own, for
+        derived files, whose columns are whatever their kind keeps (then `paths` is not empty).
         A name registered again replaces what it named: a registered Arrow object would
         otherwise hide a view of the same name (DuckDB resolves registered objects first).
         """
         self.connection.unregister(name)
         self.connection.execute(f'DROP VIEW IF EXISTS "{name}"')
         if not paths:
+            if schema is None:
+                raise ValueError(f"no files for {name} and no schema")
             self.connection.register(name, schema.empty_table())
         elif self.store.is_local:
             relation = self.connection.read_parquet(paths, hive_partitioning=False)

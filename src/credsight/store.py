@@ -6,6 +6,7 @@
     <store>/accounts/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet  account metadata per day
     <store>/runs/run_id=<run_id>/outcomes-<seq>.parquet                  one row per account attempt
     <store>/plans/run_id=<run_id>/plan.json                               the accounts of a run in batches (Lambda)
+    <store>/findings/snapshot_date=YYYY-MM-DD/findings-<run_id>.json       the findings the Lambda's Finish step wrote
 
 Partitions are months, not days: a month's file sorted by account, user and date holds each
 user's nearly identical daily rows side by side, which Parquet stores in a few bytes a row
@@ -249,6 +250,11 @@ class Store:
     def write_plan(self, run_id: str, plan: bytes) -> str:
         """The accounts a run in batches will collect (see deploy/lambda_handler.py)."""
         return self._write_atomic(self._join("plans", f"run_id={check_run_id(run_id)}"), "plan.json", plan)
+
+    def write_findings(self, day: dt.date, run_id: str, findings: bytes) -> str:
+        """The findings of a day as the deployed collector's Finish step evaluated them (JSON)."""
+        name = f"findings-{check_run_id(run_id)}.json"
+        return self._write_atomic(self._join("findings", f"snapshot_date={day.isoformat()}"), name, findings)
 
     def read_plan(self, run_id: str) -> bytes:
         path = self._join("plans", f"run_id={check_run_id(run_id)}", "plan.json")

@@ -4,7 +4,7 @@ Events (the collector template's state machine sends the first three; a schedule
 
     {"step": "list"}                               -> {"run_id": R, "accounts": N, "batches": [0, 1, ...]}
     {"step": "collect", "run_id": R, "batch": i}   -> that batch's summary
-    {"step": "finish", "run_id": R}                -> the compaction's summary
+    {"step": "finish", "run_id": R}                -> compaction, summaries and the day's findings
     anything else (an EventBridge Scheduler event) -> list, collect every account, finish, in one call
 
 `list` discovers the organization once and writes the plan (each account with its name and OU)
@@ -15,7 +15,8 @@ invocation's files, and the views take the newest run of each account and day.
 
 Settings come from the environment: CREDSIGHT_STORE (s3://bucket/prefix), CREDSIGHT_ROLE_NAME,
 CREDSIGHT_EXTERNAL_ID, CREDSIGHT_CONCURRENCY, CREDSIGHT_BATCH_SIZE; AWS_ENDPOINT_URL for
-emulators. This module imports nothing of the dashboard or of DuckDB (the package has neither).
+emulators. Listing and collecting import nothing of the dashboard or of DuckDB; the Finish step
+alone uses DuckDB, to evaluate the findings.
 """
 
 from __future__ import annotations
@@ -121,10 +122,31 @@ def collect_batch(
 
 
 def finish_run(store: Store, run_id: str) -> dict[str, Any]:
-    """Merge the day's parts into each month's file (what readers and Athena then read)."""
+    """Merge the day's parts into each month's file, summarise them, and store the day's findings.
+
+    The findings are those of `credsight findings --format json` for each account's newest
+    snapshot, written to <store>/findings/snapshot_date=<day>/findings-<run id>.json.
+    """
+    from credsight.present.finding_formats import records
+    from credsight.query import Database
+    from credsight.rules.catalogue import RULES
+    from credsight.rules.exceptions import mark
+    from credsight.rules.findings import evaluate
+    from credsight.rules.history import summarise
+
     merged = store.compact()
-    LOG.info(json.dumps({"run_id": run_id, "compacted_parts": merged}))
-    return {"run_id": run_id, "compacted_parts": merged}
+    summarise(store)
+    with Database(store) as database:
+        evaluation = evaluate(database)
+    today = dt.datetime.now(dt.UTC).date()
+    found = records(mark(evaluation.findings, [], today).to_pylist(), {rule.id: rule for rule in RULES})
+    path = store.write_findings(evaluation.date, run_id, json.dumps(found, indent=1).encode())
+    by_severity: dict[str, int] = {}
+    for record in found:
+        by_severity[record["severity"]] = by_severity.get(record["severity"], 0) + 1
+    summary = {"run_id": run_id, "compacted_parts": merged, "findings": len(found), "by_severity": by_severity}
+    LOG.info(json.dumps({**summary, "findings_file": path}))
+    return {**summary, "findings_file": path}
 
 
 def account_record(account: Account) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """`credsight deploy package`: the collector's Lambda deployment package (a .zip).
 
 Lambda unpacks a package into at most 250 MB (code given from S3; 50 MB zipped for a direct
-upload), so the package holds only what the collector imports: credsight without its dashboard
-and report (`present`) and without the demo, boto3, pyarrow and numpy as manylinux wheels for
-the Lambda runtime's Python and architecture, and no DuckDB. pyarrow is most of it; the parts of
-pyarrow the collector never loads (Flight, Substrait, ORC, the GCS / Azure / HDFS filesystems,
-C++ headers, Cython sources, tests) are left out.
+upload), so the package holds only what the function imports: credsight without its dashboard,
+HTML report and demo; pyarrow and numpy (the collector) and DuckDB (the Finish step's findings)
+as manylinux wheels for the Lambda runtime's Python and architecture. boto3 is left to the
+runtime, which includes it (credsight uses no recent boto3 feature). pyarrow is most of the
+rest; the parts of it the function never loads (Flight, ORC, the GCS / Azure / HDFS
+filesystems, C++ headers, Cython sources, tests) are left out. The collect step imports neither
+DuckDB nor anything of the dashboard.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from credsight.errors import UserFixable
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for the unpacked code, layers included
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # a zip larger than this must go through S3 (the template does)
-DEPENDENCIES = ("boto3", "pyarrow", "numpy")
+DEPENDENCIES = ("pyarrow", "numpy", "duckdb")
+# In every Lambda Python runtime: the AWS SDK and what it needs (tests put the local copies beside the package).
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
-LEFT_OUT_OF_CREDSIGHT = ("present", "demo", "__pycache__")
+LEFT_OUT_OF_CREDSIGHT = ("demo", "demo_store.py", "__pycache__", "*.pyc")
+LEFT_OUT_OF_PRESENT = ("dashboard", "figures.py", "report.py", "templates")  # findings' formats stay
 # pyarrow files the collector never loads (globs relative to the pyarrow folder).
 LEFT_OUT_OF_PYARROW = (
     "include",
@@ -98,7 +103,13 @@ def trim(site: Path) -> None:
 
 def copy_credsight(site: Path) -> None:
     source = Path(__file__).resolve().parent.parent
-    shutil.copytree(source, site / "credsight", ignore=shutil.ignore_patterns(*LEFT_OUT_OF_CREDSIGHT, "*.pyc"))
+    everywhere = shutil.ignore_patterns(*LEFT_OUT_OF_CREDSIGHT)
+
+    def left_out(folder: str, names: list[str]) -> set[str]:
+        present = set(LEFT_OUT_OF_PRESENT) & set(names) if Path(folder) == source / "present" else set()
+        return set(everywhere(folder, names)) | present
+
+    shutil.copytree(source, site / "credsight", ignore=left_out)
 
 
 def write_zip(site: Path, out: Path) -> PackageSize:

@@ -294,7 +294,7 @@ def prepare_key_first_uses(
     parameters = {"until": until, "accounts": accounts}
     database.connection.execute(f"CREATE OR REPLACE TEMP TABLE key_first_use_parts AS {first_uses}", parameters)
     if summarised:
-        database.register_files("key_history_summaries", list(summarised.values()), pa.schema([]))
+        database.register_files("key_history_summaries", list(summarised.values()), None)
         database.connection.execute("INSERT INTO key_first_use_parts BY NAME SELECT * FROM key_history_summaries")
 
 

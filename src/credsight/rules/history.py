@@ -117,7 +117,7 @@ def last_passed(
     database.register_files("history_rows", raw, STORED_SCHEMA)
     parts = [_passes(rules, "history_rows", only_found=True)]
     if summarised:
-        database.register_files("history_summaries", summarised, pa.schema([("account_id", pa.string())]))
+        database.register_files("history_summaries", summarised, None)
         columns = ", ".join(f'"{rule.id}"' for rule in rules)
         parts.append(SUMMARY_ROWS.format(columns=columns, only_found=ONLY_FOUND))
     latest = ", ".join(f'max("{rule.id}") AS "{rule.id}"' for rule in rules)
