@@ -2,6 +2,7 @@
 
     python -m bench.collect [--accounts 200] [--latency-ms 100] [--concurrency 32]
                             [--reference-accounts N] [--scale 1000,10000] [--scale-concurrency 16]
+                            [--only-scale]
 
 moto answers in microseconds, so a botocore `before-send` hook registered ahead of moto's own
 holds each AWS call for `--latency-ms` first. Four measurements:
@@ -13,7 +14,9 @@ holds each AWS call for `--latency-ms` first. Four measurements:
    `--reference-accounts` fewer, the result is extrapolated linearly and says so).
 3. CPU per account without latency, moto's own CPU (timed inside its request handler) taken out.
 4. Scale: 1,000 and 10,000 accounts without latency, each size in its own process so that each
-   has its own memory peak; building the organization in moto is timed apart and not counted.
+   has its own memory peak, against a moto server in a process of its own (AWS is on other
+   machines: moto's growing state must not weigh on credsight's heap and garbage collector);
+   building the organization in moto is timed apart and not counted.
 """
 
 from __future__ import annotations
@@ -45,9 +48,11 @@ from bench.moto_org import (
     MotoReading,
     Network,
     Organization,
+    ServerMeter,
     build_organization,
     forget_reports,
     freeze_heap,
+    moto_process,
 )
 from credsight.sources.aws import Aws, role_arn
 from credsight.sources.collect import Settings, collect
@@ -85,12 +90,22 @@ class Measured:
 
 
 def run_credsight(
-    org: Organization, accounts: list[Account], concurrency: int, latency: float, meter: MotoMeter
+    org: Organization,
+    accounts: list[Account],
+    concurrency: int,
+    latency: float,
+    meter: MotoMeter | ServerMeter,
+    endpoint: str | None = None,
 ) -> Measured:
-    """One collection into a fresh store: a new Session, as a run of `credsight collect` makes."""
-    forget_reports(accounts)
+    """One collection into a fresh store: a new Session, as a run of `credsight collect` makes.
+
+    In-process moto (no `endpoint`) forgets the reports of an earlier run first; a server is fresh.
+    """
+    if endpoint is None:
+        forget_reports(accounts)
     network = Network(latency)
-    aws = Aws(network.attach(boto3.Session(region_name=REGION)), max_connections=concurrency)
+    session = network.attach(boto3.Session(region_name=REGION))
+    aws = Aws(session, endpoint_url=endpoint, max_connections=concurrency)
     folder = tempfile.mkdtemp(prefix="credsight-bench-collect-")
     try:
         before = meter.reading
@@ -173,10 +188,11 @@ def run_quicksight_pattern(accounts: list[Account], latency: float, meter: MotoM
 
 def scale_child(size: int, concurrency: int) -> dict[str, Any]:
     """One size of the scale test, in this (child) process: build, then collect without latency."""
-    with mock_aws(), MotoMeter().installed() as meter:
-        org = build_organization(size, (1,), meter, through_roles=False)
+    with moto_process() as (endpoint, pid):
+        meter = ServerMeter(pid)
+        org = build_organization(size, (1,), meter, through_roles=False, endpoint=endpoint)
         freeze_heap()
-        measured = run_credsight(org, org.members, concurrency, 0.0, meter)
+        measured = run_credsight(org, org.members, concurrency, 0.0, meter, endpoint)
         measured.check(org.users)
     return {
         "size": size,
@@ -216,8 +232,8 @@ def run_scale(size: int, concurrency: int, timeout: float) -> dict[str, Any] | N
 
 
 def cpu_parts(m: Measured, accounts: int) -> list[float]:
-    """moto's CPU, the garbage collector's, and the rest of the process's, in ms per account."""
-    return [x / accounts * 1000 for x in (m.moto.cpu, m.gc_cpu, m.cpu - m.moto.cpu - m.gc_cpu)]
+    """moto's CPU (its own process), the garbage collector's, and the rest of credsight's, in ms per account."""
+    return [x / accounts * 1000 for x in (m.moto.cpu, m.gc_cpu, m.cpu - m.gc_cpu)]
 
 
 def ms_per_account(seconds: float, accounts: int) -> str:
@@ -238,13 +254,26 @@ def main() -> None:
     )
     parser.add_argument("--scale", default="1000,10000", help="sizes of the scale test, comma separated")
     parser.add_argument("--scale-concurrency", type=int, default=16)
-    parser.add_argument("--scale-timeout", type=float, default=900, help="seconds allowed to each size")
+    parser.add_argument("--scale-timeout", type=float, default=1800, help="seconds allowed to each size")
+    parser.add_argument("--only-scale", action="store_true", help="run the scale test alone")
     parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.reference_accounts = args.reference_accounts or args.accounts
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
     if args.scale_child:
         print(json.dumps(scale_child(args.scale_child, args.scale_concurrency)))
+        return
+    if args.only_scale:
+        load_before = os.getloadavg()[0]
+        scaled = {
+            int(size): run_scale(int(size), args.scale_concurrency, args.scale_timeout)
+            for size in args.scale.split(",")
+        }
+        print(
+            f"`python -m bench.collect --only-scale --scale {args.scale}` on {machine()}, moto {moto.__version__} "
+            f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n"
+        )
+        print_scale(args, scaled)
         return
     latency = args.latency_ms / 1000
     load_before = os.getloadavg()[0]
@@ -358,11 +387,13 @@ def print_cpu(m: Measured) -> None:
 def print_scale(args: argparse.Namespace, scaled: dict[int, dict[str, Any] | None]) -> None:
     print(f"### Scale (`--concurrency {args.scale_concurrency}`, no latency, 1 IAM user per account)\n")
     print(
-        "Each size runs in its own process, with the setup heap frozen as above. Building the organization in "
-        "moto is timed apart and not counted (its users are made by one IAM client naming each account in moto's "
-        "header, no AssumeRole per account); CreateAccount's cost is shown over the first and the last tenth of "
-        "the accounts created. Memory growth: the peak resident memory during the collect (sampled every 10 ms) "
-        "above that at its start, moto's own growing state included.\n"
+        "Each size runs in its own process, with the setup heap frozen as above, against a moto server in a "
+        "process of its own on 127.0.0.1 (real HTTP, as to AWS): moto's state, which grows with the organization, "
+        "is not in credsight's heap, and moto's CPU (read from /proc) runs beside credsight's. Building the "
+        "organization in moto is timed apart and not counted (its users are made by one IAM client naming each "
+        "account in moto's header, no AssumeRole per account); CreateAccount's cost is shown over the first and "
+        "the last tenth of the accounts created. Memory growth: credsight's peak resident memory during the "
+        "collect (sampled every 10 ms) above that at its start; peak RSS: credsight's process.\n"
     )
     print(
         "| accounts | build in moto (not counted) | CreateAccount, first / last tenth | discover (moto's CPU) | "
@@ -376,9 +407,8 @@ def print_scale(args: argparse.Namespace, scaled: dict[int, dict[str, Any] | Non
             continue
         m = Measured(**{**result["measured"], "moto": MotoReading(**result["measured"]["moto"])})
         done[size] = m
-        cpu_split = (
-            f"{ms_per_account(m.cpu - m.moto.cpu, size)} ({ms_per_account(m.gc_cpu, size)}) / "
-            f"{ms_per_account(m.moto.cpu, size)}"
+        cpu_split = (  # moto ran in its own process: the process's CPU is credsight's alone
+            f"{ms_per_account(m.cpu, size)} ({ms_per_account(m.gc_cpu, size)}) / {ms_per_account(m.moto.cpu, size)}"
         )
         print(
             f"| {size:,} | {result['setup_seconds']:.0f} s | {result['create_ms_first']:.1f} / "

@@ -1,9 +1,14 @@
-"""The emulated AWS of the collector benchmark: an organization in in-process moto, a network hook
-that holds every call, and a meter of moto's own CPU."""
+"""The emulated AWS of the collector benchmark: an organization in moto (in-process, or a moto
+server in a process of its own for the scale test), a network hook that holds every call, and a
+meter of moto's own CPU."""
 
 from __future__ import annotations
 
 import gc
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +41,8 @@ class Network:
     learned from the AssumeRole answer.
     """
 
+    every_call = 0  # over every Network of the process (read by ServerMeter)
+
     def __init__(self, latency: float) -> None:
         self.latency = latency
         self.calls = 0
@@ -52,6 +59,7 @@ class Network:
     def _before_send(self, request: Any, **kwargs: Any) -> None:
         with self._lock:
             self.calls += 1
+            Network.every_call += 1
         authorization = request.headers.get("Authorization") or b""
         if isinstance(authorization, bytes):
             authorization = authorization.decode()
@@ -109,6 +117,47 @@ class MotoMeter:
             BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerMeter:
+    """moto's work when it is a server of its own: its process's CPU; the calls, as Network counted them."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    @property
+    def reading(self) -> MotoReading:
+        return MotoReading(Network.every_call, process_cpu(self.pid), 0)
+
+
+@contextmanager
+def moto_process() -> Iterator[tuple[str, int]]:
+    """moto's server on 127.0.0.1 in a process of its own, as AWS is on other machines: (URL, pid)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 @dataclass(frozen=True)
 class Organization:
     caller: str
@@ -122,7 +171,11 @@ class Organization:
 
 
 def build_organization(
-    size: int, users_per_account: tuple[int, ...], meter: MotoMeter, through_roles: bool = True
+    size: int,
+    users_per_account: tuple[int, ...],
+    meter: MotoMeter | ServerMeter,
+    through_roles: bool = True,
+    endpoint: str | None = None,
 ) -> Organization:
     """An organization of `size` members in moto, each with IAM users.
 
@@ -133,7 +186,9 @@ def build_organization(
     started = time.perf_counter()
     network = Network(0.0)
     session = network.attach(boto3.Session(region_name=REGION))
-    organizations, sts, own_iam = session.client("organizations"), session.client("sts"), session.client("iam")
+    organizations, sts, own_iam = (
+        session.client(name, endpoint_url=endpoint) for name in ("organizations", "sts", "iam")
+    )
     organizations.create_organization(FeatureSet="ALL")
     ids, creating = [], []
     for i in range(size):
@@ -150,6 +205,7 @@ def build_organization(
             given = sts.assume_role(RoleArn=arn, RoleSessionName="bench-setup")["Credentials"]
             iam = session.client(
                 "iam",
+                endpoint_url=endpoint,
                 aws_access_key_id=given["AccessKeyId"],
                 aws_secret_access_key=given["SecretAccessKey"],
                 aws_session_token=given["SessionToken"],
