@@ -232,12 +232,15 @@ class Store:
         check_run_id(run_id)
         if rows.num_rows == 0:
             return []
-        months = pc.strftime(rows.column("snapshot_date"), format="%Y-%m")
-        distinct = sorted(pc.unique(months).to_pylist())
+        # Months from the few distinct days (formatting every row's date costs a fifth of an ingest).
+        dates = rows.column("snapshot_date")
+        firsts = sorted({day.replace(day=1) for day in pc.unique(dates).to_pylist()})
         written = []
-        for month in distinct:
-            chunk = rows if len(distinct) == 1 else rows.filter(pc.equal(months, month))
-            directory = self._join(table_name, f"snapshot_month={month}")
+        for first in firsts:
+            following = (first + dt.timedelta(days=31)).replace(day=1)
+            in_month = pc.and_(pc.greater_equal(dates, first), pc.less(dates, following))
+            chunk = rows if len(firsts) == 1 else rows.filter(in_month)
+            directory = self._join(table_name, f"snapshot_month={first:%Y-%m}")
             name = f"part-{run_id}-{seq:05d}.parquet"
             written.append(self._write_table(directory, name, chunk, table_name=table_name))
         return written
