@@ -147,14 +147,13 @@ def ingest(
         batch: list[Snapshot] = []
         size = 0
         with ThreadPoolExecutor(max_workers=16 if any(p.startswith("s3://") for p in paths) else 2) as readers:
-            for report, content in _read_ahead(files, found, readers):
-                snapshot = Snapshot(content, report.path, report.snapshot_date, report.account_id)
+            for snapshot in _read_ahead(files, found, readers):
                 if (snapshot.snapshot_date, snapshot.sha256) in already:
                     skipped += 1
                     continue
                 already.add((snapshot.snapshot_date, snapshot.sha256))
                 batch.append(snapshot)
-                size += len(content)
+                size += len(snapshot.content)
                 if size >= BATCH_BYTES:
                     yield batch, None
                     batch, size = [], 0
@@ -167,11 +166,21 @@ def ingest(
 
 def _read_ahead(
     files: ReportFiles, found: list[tuple[FoundReport, str]], readers: ThreadPoolExecutor
-) -> Iterator[tuple[FoundReport, bytes]]:
-    """Each report with its bytes, in order, read READ_AHEAD files at a time: memory stays bounded."""
+) -> Iterator[Snapshot]:
+    """Each report read and hashed, in order, READ_AHEAD files at a time: memory stays bounded.
+
+    The readers hash as they read (hashing releases the GIL), so that the thread handing out
+    batches does not hash 60 MB alone while the parsers wait.
+    """
+
+    def read(item: tuple[FoundReport, str]) -> Snapshot:
+        report, path = item
+        snapshot = Snapshot(files.read(report.path, path), report.path, report.snapshot_date, report.account_id)
+        _ = snapshot.sha256  # computed here, kept by the snapshot
+        return snapshot
+
     for start in range(0, len(found), READ_AHEAD):
-        window = found[start : start + READ_AHEAD]
-        yield from zip((r for r, _ in window), readers.map(lambda i: files.read(i[0].path, i[1]), window), strict=True)
+        yield from readers.map(read, found[start : start + READ_AHEAD])
 
 
 def stored_reports(store: Store) -> set[tuple[dt.date, str]]:
