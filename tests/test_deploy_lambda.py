@@ -212,3 +212,40 @@ def test_a_missing_store_setting_is_a_clear_error(package: tuple[Path, PackageSi
     )
     assert done.returncode != 0
     assert "CREDSIGHT_STORE is not set" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("event", "says"),
+    [
+        ({"step": "colect"}, "unknown step 'colect'"),
+        ({"step": "collect", "batch": 0}, "the collect step needs 'run_id'"),
+        ({"step": "collect", "run_id": "20261123T221500123456Z-1a2b3c"}, "the collect step needs 'batch'"),
+        ({"step": "finish"}, "the finish step needs 'run_id'"),
+    ],
+)
+def test_a_malformed_event_is_refused_before_any_work(
+    event: dict[str, Any], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credsight.deploy.lambda_handler import handler
+    from credsight.errors import UserFixable
+
+    monkeypatch.setenv("CREDSIGHT_STORE", str(tmp_path / "store"))
+    with pytest.raises(UserFixable, match=says):
+        handler(event, None)
+    assert not (tmp_path / "store").exists()  # nothing written
+
+
+def test_a_batch_outside_the_plan_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from credsight.deploy.lambda_handler import account_record, handler
+    from credsight.errors import UserFixable
+    from credsight.sources.organizations import Account
+    from credsight.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    run_id = "20261123T221500123456Z-1a2b3c"
+    plan = {"caller": "123456789012", "accounts": [account_record(Account(f"{i:012d}")) for i in range(3)]}
+    store.write_plan(run_id, json.dumps(plan).encode())
+    monkeypatch.setenv("CREDSIGHT_STORE", store.url)
+    monkeypatch.setenv("CREDSIGHT_BATCH_SIZE", "2")
+    with pytest.raises(UserFixable, match=r"batch 2 is not in the plan of run .*, which has 2 batches"):
+        handler({"step": "collect", "run_id": run_id, "batch": 2}, None)

@@ -71,16 +71,26 @@ def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     settings = LambdaSettings.from_environment(os.environ)
     store = Store(settings.store, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     aws = Aws(endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), max_connections=settings.concurrency)
-    step = (event or {}).get("step")
+    event = dict(event or {})
+    step = event.get("step")
+    if step is None:  # a scheduled event: the whole run in this invocation
+        planned = plan_run(store, aws, settings)
+        batches = [collect_batch(store, aws, settings, planned["run_id"], b, context) for b in planned["batches"]]
+        return {**finish_run(store, planned["run_id"]), "batches": batches}
     if step == "list":
         return plan_run(store, aws, settings)
     if step == "collect":
-        return collect_batch(store, aws, settings, str(event["run_id"]), int(event["batch"]), context)  # type: ignore[index]
+        run_id, batch = required(event, "run_id"), required(event, "batch")
+        return collect_batch(store, aws, settings, str(run_id), int(batch), context)
     if step == "finish":
-        return finish_run(store, str(event["run_id"]))  # type: ignore[index]
-    planned = plan_run(store, aws, settings)  # a scheduled event: the whole run in this invocation
-    batches = [collect_batch(store, aws, settings, planned["run_id"], b, context) for b in planned["batches"]]
-    return {**finish_run(store, planned["run_id"]), "batches": batches}
+        return finish_run(store, str(required(event, "run_id")))
+    raise UserFixable(f"unknown step {step!r}; the steps are list, collect and finish (none: the whole run)")
+
+
+def required(event: Mapping[str, Any], key: str) -> Any:
+    if event.get(key) is None:
+        raise UserFixable(f"the {event.get('step')} step needs {key!r} in its event; see the state machine")
+    return event[key]
 
 
 def plan_run(store: Store, aws: Aws, settings: LambdaSettings) -> dict[str, Any]:
@@ -104,6 +114,9 @@ def collect_batch(
     """Collect one batch of the plan, as a run of its own, within the invocation's time."""
     plan = json.loads(store.read_plan(run_id))
     accounts = [account_from(record) for record in plan["accounts"]]
+    batches = (len(accounts) + settings.batch_size - 1) // settings.batch_size
+    if not 0 <= batch < batches:
+        raise UserFixable(f"batch {batch} is not in the plan of run {run_id}, which has {batches} batches")
     chosen = accounts[batch * settings.batch_size : (batch + 1) * settings.batch_size]
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
     timing = Timing(deadline=max(30.0, min(600.0, remaining - SAFETY_SECONDS)))
