@@ -49,7 +49,7 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix src tests bench
 
 # Rewrites BENCHMARKS.md from measurements; the 1,000-account store is built once under bench/data.
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test $(VENV)/.chromium
 	{ cat bench/HEADER.md; $(BIN)/python -m bench.storage; $(BIN)/python -m bench.ingest; \
 	  $(BIN)/python -m bench.query; $(BIN)/python -m bench.collect; $(BIN)/python -m bench.findings; \
 	  $(BIN)/python -m bench.changes; $(BIN)/python -m bench.dashboard; } > BENCHMARKS.md.new
