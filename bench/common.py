@@ -6,10 +6,14 @@ import argparse
 import gc
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from credsight.demo import DemoOrganization
@@ -113,3 +117,35 @@ class GarbageCollections:
         else:
             self.cpu += time.thread_time() - self._started
             self.full += info["generation"] == 2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(command: list[str], port: int, what: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server on 127.0.0.1:`port` as its own process, once it accepts connections; stop it after.
+
+    Its output goes to a file (a pipe nobody reads would fill and stop the server), shown if it fails.
+    """
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        said = log.read().decode(errors="replace")[-2000:]
+                        raise RuntimeError(f"{what} did not start: {said}") from None
+                    time.sleep(0.1)
+            yield server
+        finally:
+            server.terminate()
+            server.wait(timeout=60)

@@ -19,18 +19,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.common import demo_size_arguments, demo_store, machine
+from bench.common import demo_size_arguments, demo_store, free_port, machine, serving
 from credsight.present.report import write_report
 from credsight.query import Database
 
@@ -47,38 +44,12 @@ DRAWN = """view => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def peak_resident_bytes(pid: int) -> int:
     """The process's high-water mark of resident memory (VmHWM), from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmHWM in /proc")
-
-
-def start_server(store: str, port: int) -> subprocess.Popen[bytes]:
-    credsight = shutil.which("credsight", path=str(Path(sys.executable).parent)) or "credsight"
-    server = subprocess.Popen(
-        [credsight, "serve", "--store", store, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
-            return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"credsight serve did not start: {server.stderr.read() if server.stderr else ''}"
-                ) from None
-            time.sleep(0.2)
 
 
 def view_of(page: Page) -> str:
@@ -126,28 +97,25 @@ def measure_pages(
 ) -> tuple[dict[str, float], dict[str, list[float]], int]:
     """First draw and filter-change seconds per page, and the server's peak resident bytes."""
     port = free_port()
-    server = start_server(store, port)
+    credsight = shutil.which("credsight", path=str(Path(sys.executable).parent)) or "credsight"
     first: dict[str, float] = {}
     changes: dict[str, list[float]] = {}
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            for number, path in enumerate(PAGES):
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                started = time.perf_counter()
-                page.goto(f"http://127.0.0.1:{port}{path}")
-                wait_drawn(page, path)
-                first[path] = time.perf_counter() - started
-                # New dates and accounts for each page, so that no change is answered from the page cache.
-                days = [newest - dt.timedelta(days=7 * (number * repeat + k + 1)) for k in range(repeat)]
-                picked = accounts[number * repeat : (number + 1) * repeat]
-                changes[path] = [pick_date(page, day) for day in days] + [pick_account(page, a) for a in picked]
-                page.close()
-            browser.close()
+    command = [credsight, "serve", "--store", store, "--port", str(port)]
+    with serving(command, port, "credsight serve") as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for number, path in enumerate(PAGES):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            started = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}{path}")
+            wait_drawn(page, path)
+            first[path] = time.perf_counter() - started
+            # New dates and accounts for each page, so that no change is answered from the page cache.
+            days = [newest - dt.timedelta(days=7 * (number * repeat + k + 1)) for k in range(repeat)]
+            picked = accounts[number * repeat : (number + 1) * repeat]
+            changes[path] = [pick_date(page, day) for day in days] + [pick_account(page, a) for a in picked]
+            page.close()
+        browser.close()
         return first, changes, peak_resident_bytes(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def report_bytes() -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +18,7 @@ from typing import Any
 import boto3
 from moto.core.botocore_stubber import BotocoreStubber
 
+from bench.common import free_port, serving
 from credsight.sources.aws import RoleSettings, role_arn
 from credsight.sources.organizations import Account, discover
 
@@ -137,25 +136,10 @@ class ServerMeter:
 @contextmanager
 def moto_process() -> Iterator[tuple[str, int]]:
     """moto's server on 127.0.0.1 in a process of its own, as AWS is on other machines: (URL, pid)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
+    with serving(command, port, "moto's server") as server:
         yield f"http://127.0.0.1:{port}", server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 @dataclass(frozen=True)
