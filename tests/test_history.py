@@ -7,10 +7,11 @@ from pathlib import Path
 
 from credsight.demo import DemoOrganization
 from credsight.demo_store import build_demo_store
+from credsight.derived import summaries_of
 from credsight.query import Database
 from credsight.rules.changes import KEY_FIRST_USES_KIND, changes, prepare_key_first_uses
 from credsight.rules.findings import evaluate
-from credsight.rules.history import KIND, summarise
+from credsight.rules.history import RULE_PASSES_KIND, SUMMARIES, summarise
 from credsight.runs import Run, Snapshot
 from credsight.store import Store
 from tests.conftest import report, user_row
@@ -41,7 +42,12 @@ def test_summaries_change_no_answer(tmp_path: Path) -> None:
         assert findings(store, day, use_summaries=True) == findings(store, day, use_summaries=False)
     store.compact()
     summarise(store)
-    assert all("--" in path for path in store.derived_files(KIND).values())
+    live = {
+        (part.path.rsplit("/", 2)[-2], part.name.removesuffix(".parquet")) for part in store.live_parts()["reports"]
+    }
+    for kind in SUMMARIES:  # one summary per live part, those of replaced parts deleted
+        summarised = {(month, name.split("--")[0]) for month, name in store.derived_files(kind.name)}
+        assert summarised == live and len(store.derived_files(kind.name)) == len(live), kind.name
     assert findings(store, days[0], use_summaries=True) == findings(store, days[0], use_summaries=False)
 
 
@@ -62,7 +68,7 @@ def test_key_first_use_summaries_change_no_changes(tmp_path: Path) -> None:
     build_demo_store(store, organization)
     store.compact()
     summarise(store)
-    assert len(store.derived_files(KEY_FIRST_USES_KIND)) >= 3
+    assert len(store.derived_files(KEY_FIRST_USES_KIND.name)) >= 3
     windows = [
         (dt.date(2026, 9, 10), dt.date(2026, 11, 23)),  # every summary stands for its part
         (dt.date(2026, 11, 1), dt.date(2026, 11, 10)),  # the newest part reaches past `until`: its rows are read
@@ -100,3 +106,22 @@ def test_one_connection_answers_dates_in_turn_as_fresh_ones_do(tmp_path: Path) -
     for day, answer in zip((newest, inside, newest, inside), in_turn, strict=True):
         with Database(store) as fresh:
             assert answer == evaluate(fresh, day).findings.to_pylist() + changes(fresh, day, day).to_pylist(), day
+
+
+def test_a_summary_of_another_version_stands_for_nothing_and_is_replaced(tmp_path: Path) -> None:
+    """A rule added or changed since a summary was written: the summary is not read, compact replaces it."""
+    store = Store(str(tmp_path / "store"))
+    build_demo_store(store, DemoOrganization(accounts=2, days=20, seed=1, end=dt.date(2026, 11, 23)))
+    store.compact()
+    summarise(store)
+    (_month, name), path = next(iter(store.derived_files(RULE_PASSES_KIND.name).items()))
+    stale = name.replace(RULE_PASSES_KIND.version, "0" * len(RULE_PASSES_KIND.version))
+    Path(path).rename(Path(path).with_name(stale))  # as if written by another version of the rules
+    with Database(store) as database:
+        assert (
+            len(summaries_of(store, database.report_parts, RULE_PASSES_KIND)) == len(store.live_parts()["reports"]) - 1
+        )
+    day = dt.date(2026, 11, 23)
+    assert findings(store, day, use_summaries=True) == findings(store, day, use_summaries=False)
+    assert summarise(store) == 1
+    assert stale not in {n for _m, n in store.derived_files(RULE_PASSES_KIND.name)}

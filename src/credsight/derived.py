@@ -1,14 +1,33 @@
 """Files derived from the store's report parts (under <store>/derived/<kind>/): summaries that spare
-a reader the rows of a month. A summary is named after its part and the part's last snapshot date,
-<part>--YYYY-MM-DD.parquet, and stands for the part only while that part is live.
+a reader the rows of a month. A summary is named after its part, the part's last snapshot date and
+the version of what computed it, <part>--YYYY-MM-DD--<version>.parquet. It stands for the part only
+while that part is live and its version is the code's: a summary computed by other SQL (a rule
+added or changed, another default threshold) stands for nothing, and the next `compact` replaces it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from credsight.store import Part, Store
+
+
+@dataclass(frozen=True)
+class SummaryKind:
+    name: str  # its folder under derived/
+    version: str  # a digest of what computes it (see version_of)
+
+
+def version_of(*definitions: object) -> str:
+    """A short digest of the definitions (SQL, rule ids, thresholds) a summary is computed from."""
+    return hashlib.sha256(repr(definitions).encode()).hexdigest()[:12]
+
+
+def summary_name(part_name: str, last: dt.date, kind: SummaryKind) -> str:
+    return f"{part_name.removesuffix('.parquet')}--{last}--{kind.version}.parquet"
 
 
 def place(path: str) -> tuple[str, str]:
@@ -17,12 +36,13 @@ def place(path: str) -> tuple[str, str]:
     return month_dir, name
 
 
-def summaries_of(store: Store, parts: Sequence[Part], kind: str) -> dict[tuple[str, str], tuple[str, dt.date]]:
-    """(month folder, part name) -> (path of its summary, the part's last snapshot date), for `parts` only."""
+def summaries_of(store: Store, parts: Sequence[Part], kind: SummaryKind) -> dict[tuple[str, str], tuple[str, dt.date]]:
+    """(month folder, part name) -> (path of its summary, the part's last snapshot date), for `parts`
+    only, and only summaries of the kind's current version."""
     live = {place(part.path) for part in parts}
     found = {}
-    for (month_dir, name), path in store.derived_files(kind).items():
-        part, _, last = name.removesuffix(".parquet").rpartition("--")
-        if (month_dir, f"{part}.parquet") in live:
+    for (month_dir, name), path in store.derived_files(kind.name).items():
+        part, last, version = ([*name.removesuffix(".parquet").split("--"), "", ""])[:3]
+        if version == kind.version and (month_dir, f"{part}.parquet") in live:
             found[month_dir, f"{part}.parquet"] = (path, dt.date.fromisoformat(last))
     return found

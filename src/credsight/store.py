@@ -267,14 +267,13 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot read the plan of run {run_id} at {path}: {e}; run the list step first") from None
 
-    def write_derived(self, kind: str, month_dir: str, name: str, table: pa.Table, metadata: dict[bytes, bytes]) -> str:
+    def write_derived(self, kind: str, month_dir: str, name: str, table: pa.Table) -> str:
         """Write a file computed from one month's data, named after the part it was computed from.
 
         Derived files only speed reads up: a reader uses one only while the part it names is
         the month's one live part, and falls back to the rows otherwise.
         """
-        directory = self._join("derived", kind, month_dir)
-        return self._write_table(directory, name, table, metadata)
+        return self._write_table(self._join("derived", kind, month_dir), name, table)
 
     def derived_files(self, kind: str) -> dict[tuple[str, str], str]:
         """(month folder, name) -> path of every derived file of a kind."""

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from credsight.derived import place, summaries_of
+from credsight.derived import SummaryKind, place, summaries_of, version_of
 from credsight.query import Database
 from credsight.store import STORED_SCHEMA
 
@@ -255,7 +255,6 @@ CHANGES_SQL = _statement(STEPS, RESULT)
 
 # When each key first showed each region and service in some report rows ({source}); the summary that
 # `credsight compact` keeps per part (KEY_FIRST_USES_KIND), and what is read of the parts without one.
-KEY_FIRST_USES_KIND = "key_first_uses"
 KEY_FIRST_USES = """
     SELECT account_id, "user", access_key, last_rotated, region, service,
            min(snapshot_date) AS first_seen, arg_min(arn, snapshot_date) AS arn
@@ -273,6 +272,9 @@ KEY_FIRST_USES = """
     ANTI JOIN superseded USING (account_id, snapshot_date, run_id)
     WHERE snapshot_date <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
     GROUP BY ALL"""
+
+
+KEY_FIRST_USES_KIND = SummaryKind("key_first_uses", version_of(KEY_FIRST_USES))
 
 
 def key_first_uses_summary(database: Database, source: str) -> pa.Table:

@@ -14,19 +14,15 @@ first showed each region and service.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
-from credsight.derived import place, summaries_of
+from credsight.derived import SummaryKind, place, summaries_of, summary_name, version_of
 from credsight.query import Database
 from credsight.rules.catalogue import RULES, Rule, define_macros, thresholds
 from credsight.rules.changes import KEY_FIRST_USES_KIND, key_first_uses_summary
 from credsight.store import STORED_SCHEMA, Store
-
-KIND = "rule_passes"
-THRESHOLDS_KEY = b"credsight.thresholds"
 
 # Per user (same creation time): the first row, and per rule the last row where it passed.
 PASSES = """
@@ -55,52 +51,58 @@ def _passes(rules: Sequence[Rule], source: str, only_found: bool) -> str:
     return PASSES.format(passed=passed, source=source, only_found=ONLY_FOUND if only_found else "")
 
 
-def rule_passes_summary(database: Database, source: str) -> tuple[pa.Table, dict[bytes, bytes]]:
-    """A part's summary for last_passed: the rows' last pass per rule, with the default thresholds."""
+def summarised_rules() -> tuple[list[Rule], dict[str, int]]:
+    """The rules a summary of last passes covers, and the default thresholds it is computed with."""
     rules = [rule for rule in RULES if rule.decidable]
-    used = {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
-    table = database.sql(_passes(rules, source, only_found=False), {**used, "date": dt.date(9999, 12, 31)}).table
-    return table, {THRESHOLDS_KEY: json.dumps(used, sort_keys=True).encode()}
+    return rules, {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
 
 
-def key_uses_summary(database: Database, source: str) -> tuple[pa.Table, dict[bytes, bytes]]:
-    return key_first_uses_summary(database, source), {}
+def rule_passes_summary(database: Database, source: str) -> pa.Table:
+    """A part's summary for last_passed: the rows' last pass per rule, with the default thresholds."""
+    rules, used = summarised_rules()
+    return database.sql(_passes(rules, source, only_found=False), {**used, "date": dt.date(9999, 12, 31)}).table
 
+
+# The rules, their logic and default thresholds: a summary computed otherwise stands for nothing.
+RULE_PASSES_KIND = SummaryKind(
+    "rule_passes", version_of(_passes(summarised_rules()[0], "", False), summarised_rules()[1])
+)
 
 # Each kind of summary, and how a part's rows (a table named by the second argument) are summarised.
-SUMMARIES: dict[str, Callable[[Database, str], tuple[pa.Table, dict[bytes, bytes]]]] = {
-    KIND: rule_passes_summary,
-    KEY_FIRST_USES_KIND: key_uses_summary,
+SUMMARIES: dict[SummaryKind, Callable[[Database, str], pa.Table]] = {
+    RULE_PASSES_KIND: rule_passes_summary,
+    KEY_FIRST_USES_KIND: key_first_uses_summary,
 }
 
 
 def summarise(store: Store) -> int:
-    """Summarise every live report part that has no summary of each kind; remove summaries of replaced parts.
+    """Summarise every live report part that has no summary of each kind; remove summaries of replaced
+    parts and of other versions.
 
     Run after compaction, when a month is one large part: later reads skip its rows.
     """
-    parts = store.live_parts()["reports"]
     written = 0
     with Database(store) as database:
         define_macros(database.connection)
-        for kind, summary in SUMMARIES.items():
-            done = summaries_of(store, parts, kind)
-            for part in parts:
-                if place(part.path) in done:
-                    continue
-                database.register_files("part_rows", [part.path], STORED_SCHEMA)
-                last = database.sql("SELECT max(snapshot_date) AS d FROM part_rows").rows[0]["d"]
-                if last is None:
-                    continue
-                table, metadata = summary(database, "part_rows")
-                name = f"{part.name.removesuffix('.parquet')}--{last}.parquet"
-                store.write_derived(kind, place(part.path)[0], name, table, metadata)
+        parts = database.report_parts
+        done = {kind: summaries_of(store, parts, kind) for kind in SUMMARIES}
+        for part in parts:
+            missing = [kind for kind in SUMMARIES if place(part.path) not in done[kind]]
+            if not missing:
+                continue
+            database.register_files("part_rows", [part.path], STORED_SCHEMA)
+            last = database.sql("SELECT max(snapshot_date) AS d FROM part_rows").rows[0]["d"]
+            if last is None:
+                continue
+            for kind in missing:
+                table = SUMMARIES[kind](database, "part_rows")
+                store.write_derived(kind.name, place(part.path)[0], summary_name(part.name, last, kind), table)
                 written += 1
-    for kind in SUMMARIES:
-        kept = {path for path, _last in summaries_of(store, parts, kind).values()}
-        for path in store.derived_files(kind).values():
-            if path not in kept:
-                store.delete(path)
+        for kind in SUMMARIES:
+            kept = {path for path, _last in summaries_of(store, parts, kind).values()}
+            for path in store.derived_files(kind.name).values():
+                if path not in kept:
+                    store.delete(path)
     return written
 
 
@@ -109,7 +111,9 @@ def last_passed(
 ) -> None:
     """Create the temp table `last_passed`: per user found, the first row and the last pass per rule."""
     defaults = all(values.get(k, v) == v for k, v in thresholds(RULES).items())
-    summaries = summaries_of(database.store, database.report_parts, KIND) if defaults and use_summaries else {}
+    summaries = (
+        summaries_of(database.store, database.report_parts, RULE_PASSES_KIND) if defaults and use_summaries else {}
+    )
     # A part's summary stands for its rows when every row is on or before the date asked.
     summarised = [path for path, last in summaries.values() if last <= date]
     used_parts = {place for place, (_path, last) in summaries.items() if last <= date}

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from credsight.query import Database
+from credsight.rules.history import SUMMARIES
 from credsight.store import Store
 
 CACHED_PAGES = 64
@@ -31,7 +32,8 @@ class StoreView:
         """What identifies the store's data: its live parts, outcome files and derived files."""
         live = self.store.live_parts()
         parts = tuple((name, tuple(p.path for p in found)) for name, found in sorted(live.items()))
-        return parts, tuple(self.store.outcome_files()), tuple(sorted(self.store.derived_files("rule_passes").values()))
+        summaries = tuple(sorted(path for kind in SUMMARIES for path in self.store.derived_files(kind.name).values()))
+        return parts, tuple(self.store.outcome_files()), summaries
 
     @contextmanager
     def open(self) -> Iterator[Database]:
