@@ -145,7 +145,7 @@ def evaluate(
         if not with_first_seen:  # an overview needs the counts, not the history
             connection.execute(NO_FIRST_SEEN)
         else:
-            last_passed(database, date, decidable, {**values, **used}, use_summaries)
+            last_passed(database, date, decidable, values, use_summaries)
             passed = " ".join(PASSED_OF.format(rule=rule.id) for rule in decidable)
             connection.execute(f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(passed=passed)}")
     else:

@@ -5,7 +5,7 @@ and when the SSO migration will be done if it goes on as in the last 60 days.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +63,6 @@ def per_day(
     start: dt.date,
     end: dt.date,
     accounts: Sequence[str] | None = None,
-    limits: Mapping[str, int] | None = None,
 ) -> pa.Table:
     """One row per (day, account): the daily counts, old active keys, and failing rows per rule."""
     define_macros(database.connection)
@@ -77,7 +76,7 @@ def per_day(
         for rule in decidable
     )
     where = {"from": start, "to": end, "accounts": list(accounts) if accounts is not None else None}
-    values = {**thresholds(RULES), **(limits or {}), **where, "old_key_days": OLD_KEY_DAYS}
+    values = {**thresholds(RULES), **where, "old_key_days": OLD_KEY_DAYS}
     counts = database.sql(RULE_COUNTS.format(failing=failing), values).table
     daily = database.sql(DAILY_COUNTS, where).table
     database.connection.register("trend_counts", counts)
