@@ -373,17 +373,30 @@ def test_stopped_mid_run_the_store_stays_readable_and_resume_finishes(
 def test_a_stop_signal_during_a_parse_does_not_cancel_it() -> None:
     """pyarrow cancels its CSV reader on SIGTERM by default; during a run the signal only asks to stop."""
     rows = b"".join(
-        b"user%d,arn:aws:iam::123456789012:user/u%d,2026-01-01T00:00:00+00:00\n" % (i, i) for i in range(600_000)
+        b"user%d,arn:aws:iam::123456789012:user/u%d,2026-01-01T00:00:00+00:00\n" % (i, i) for i in range(3_000_000)
     )
     csv = b"user,arn,user_creation_time\n" + rows
     with stop_on_signals() as stop:
         threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        started = time.monotonic()
         table = pyarrow.csv.read_csv(io.BytesIO(csv))
-        deadline = time.monotonic() + 60  # the signal must land inside: outside, it would end the worker
+        parsing = time.monotonic() - started
+        stopped = stop.is_set()  # the handler ran as soon as the parse returned: the signal came during it
+        deadline = time.monotonic() + 60  # a late signal must still land inside: outside, it would end the worker
         while not stop.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)
-    assert table.num_rows == 600_000
-    assert stop.is_set()
+    assert table.num_rows == 3_000_000
+    assert parsing > 0.1, "the parse was too quick for the signal to land during it"
+    assert stopped
+
+
+def test_a_second_stop_signal_stops_at_once() -> None:
+    with pytest.raises(KeyboardInterrupt), stop_on_signals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        assert stop.is_set()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted by the second signal
 
 
 def test_progress_bar_on_a_terminal() -> None:

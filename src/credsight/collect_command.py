@@ -95,8 +95,8 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
 def stop_on_signals() -> Iterator[threading.Event]:
     """Ctrl-C and SIGTERM (schedulers, containers) ask the run to stop at its next safe point.
 
-    The handler only sets an event: an interrupt landing in the middle of a batch write
-    could leave reports without their outcomes. pyarrow's own handlers are switched off
+    The first signal only sets an event: an interrupt landing in the middle of a batch write
+    could leave reports without their outcomes. A second one stops at once. pyarrow's own handlers are switched off
     for the same reason: they would cancel a Parquet write in flight (ArrowCancelled).
     """
     stop = threading.Event()
@@ -105,6 +105,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
         return
 
     def ask_to_stop(signum: int, frame: object) -> None:
+        if stop.is_set():  # asked twice: stop now (each file is still whole or absent)
+            raise KeyboardInterrupt
         stop.set()
 
     previous = {number: signal.signal(number, ask_to_stop) for number in (signal.SIGINT, signal.SIGTERM)}
