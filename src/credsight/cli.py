@@ -14,11 +14,16 @@ from rich.table import Table
 
 from credsight.cli_arguments import (
     DEFAULT_STORE,
+    TABLE_FORMATS,
     AccountsOption,
     EndpointOption,
     OuOption,
     StoreOption,
+    TableFormatOption,
     UserError,
+    command_group,
+    maybe_date,
+    one_of,
     open_store,
     parse_date,
     parse_hours,
@@ -31,13 +36,7 @@ from credsight.errors import UserFixable
 from credsight.model import ReportError, check_account_id
 from credsight.store import Store, check_run_id
 
-app = typer.Typer(
-    help="One view of every IAM user's credentials across an AWS Organization, over time.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+app = command_group("One view of every IAM user's credentials across an AWS Organization, over time.")
 
 
 @app.command()
@@ -60,7 +59,7 @@ def ingest(
     summary = run_ingest(
         open_store(store, endpoint_url, must_exist=False),
         paths,
-        date=parse_date(date, "--date") if date else None,
+        date=maybe_date(date, "--date"),
         account=account,
         endpoint_url=endpoint_url,
     )
@@ -102,8 +101,7 @@ def collect(
     from credsight.collect_command import CollectRequest, run_collect
     from credsight.sources.aws import RoleSettings
 
-    if log_format not in ("text", "json"):
-        raise UserError(f"--log-format {log_format!r} is not one of text, json")
+    one_of(log_format, ("text", "json"), "--log-format")
     if resume is not None and only_failed:
         raise UserError("give --resume RUN_ID or --only-failed, not both")
     request = CollectRequest(
@@ -155,12 +153,11 @@ def findings(
     from credsight.findings_command import FORMATS, FindingsRequest, run_findings
     from credsight.rules.catalogue import SEVERITIES
 
-    if format not in FORMATS:
-        raise UserError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
+    one_of(format, FORMATS, "--format")
     if fail_on is not None and fail_on not in SEVERITIES:
         raise UserError(f"--fail-on {fail_on!r} is not one of {', '.join(SEVERITIES)}")
     request = FindingsRequest(
-        date=parse_date(date, "--date") if date else None,
+        date=maybe_date(date, "--date"),
         accounts=parse_ids(account, "--account"),
         ou=ou,
         rules=split_values(rule),
@@ -190,18 +187,17 @@ def changes(
     account: AccountsOption = None,
     ou: OuOption = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only these kinds of change (repeat or commas).")] = None,
-    format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    format: TableFormatOption = "table",
     endpoint_url: EndpointOption = None,
 ) -> None:
     """What changed between each account's consecutive snapshots: users, passwords, MFA, keys, root use."""
     from credsight.changes_command import run_changes
 
-    if format not in ("table", "csv", "json"):
-        raise UserError(f"--format {format!r} is not one of table, csv, json")
+    one_of(format, TABLE_FORMATS, "--format")
     run_changes(
         open_store(store, endpoint_url),
-        parse_date(since, "--since") if since else None,
-        parse_date(until, "--until") if until else None,
+        maybe_date(since, "--since"),
+        maybe_date(until, "--until"),
         parse_ids(account, "--account"),
         ou,
         split_values(kind),
@@ -216,18 +212,17 @@ def trends(
     until: Annotated[str | None, typer.Option("--to", help="Last day (default: the latest snapshot).")] = None,
     account: AccountsOption = None,
     ou: OuOption = None,
-    format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    format: TableFormatOption = "table",
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Per day: IAM users by class, console users without MFA, old keys, failing findings per rule, SSO projection."""
     from credsight.trends_command import run_trends
 
-    if format not in ("table", "csv", "json"):
-        raise UserError(f"--format {format!r} is not one of table, csv, json")
+    one_of(format, TABLE_FORMATS, "--format")
     run_trends(
         open_store(store, endpoint_url),
-        parse_date(since, "--from") if since else None,
-        parse_date(until, "--to") if until else None,
+        maybe_date(since, "--from"),
+        maybe_date(until, "--to"),
         parse_ids(account, "--account"),
         ou,
         format,
@@ -246,15 +241,14 @@ def rules() -> None:
 def query(
     sql: Annotated[str, typer.Argument(help="SQL over the views reports, latest, accounts, runs, daily, key_use.")],
     store: StoreOption = DEFAULT_STORE,
-    format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    format: TableFormatOption = "table",
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Run SQL against the store's views."""
     from credsight.present.exports import write_csv, write_json
     from credsight.query import Database
 
-    if format not in ("table", "csv", "json"):
-        raise UserError(f"--format {format!r} is not one of table, csv, json")
+    one_of(format, TABLE_FORMATS, "--format")
     with Database(open_store(store, endpoint_url)) as database:
         try:
             result = database.sql(sql)
@@ -365,9 +359,7 @@ def report(
         if database.newest_snapshot() is None:
             raise UserError(f"the store {store} holds no snapshots; collect or ingest some first")
         chosen = select_accounts(database.account_places(), ids, ou)
-        text = write_report(
-            database, parse_date(date, "--date") if date else None, chosen, redact, scope_label(ids, ou), exceptions
-        )
+        text = write_report(database, maybe_date(date, "--date"), chosen, redact, scope_label(ids, ou), exceptions)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:

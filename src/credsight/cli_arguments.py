@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -36,6 +37,30 @@ def parse_date(value: str, flag: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
+
+
+def command_group(help: str) -> typer.Typer:
+    """A command or group of commands as every credsight command is made: help when called bare,
+    no completion, no rich tracebacks (main() turns user errors into one line)."""
+    return typer.Typer(
+        help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
+    )
+
+
+def maybe_date(value: str | None, flag: str) -> dt.date | None:
+    """An optional date option: None when not given."""
+    return parse_date(value, flag) if value else None
+
+
+TABLE_FORMATS = ("table", "csv", "json")
+TableFormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+
+
+def one_of(value: str, choices: Sequence[str], flag: str) -> str:
+    """The value of an option that takes one of a few words; anything else is the user's to fix."""
+    if value not in choices:
+        raise UserError(f"{flag} {value!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def open_store(url: str, endpoint_url: str | None, must_exist: bool = True) -> Store:

@@ -8,14 +8,9 @@ from typing import Annotated
 
 import typer
 
-deploy = typer.Typer(
-    help="Deploy the collector into AWS: CloudFormation templates and the Lambda package.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-TEMPLATE_NAMES = ("collector", "member-role")
+from credsight.cli_arguments import command_group
+
+deploy = command_group("Deploy the collector into AWS: CloudFormation templates and the Lambda package.")
 
 
 @deploy.command()
@@ -23,11 +18,11 @@ def template(
     name: Annotated[str, typer.Argument(help="collector (management or delegated admin account) or member-role.")],
 ) -> None:
     """Print a CloudFormation template (JSON): the collector stack, or the member role's StackSet."""
-    from credsight.deploy.templates import render
+    from credsight.deploy.templates import TEMPLATES, render
     from credsight.errors import UserFixable
 
-    if name not in TEMPLATE_NAMES:
-        raise UserFixable(f"no template {name!r}; choose one of: {', '.join(TEMPLATE_NAMES)}")
+    if name not in TEMPLATES:
+        raise UserFixable(f"no template {name!r}; choose one of: {', '.join(TEMPLATES)}")
     sys.stdout.write(render(name))
 
 
