@@ -45,11 +45,6 @@ def athena_ddl(
     database: Annotated[str, typer.Option(help="The Glue / Athena database to create the tables in.")] = "credsight",
 ) -> None:
     """Print the Athena DDL: the store's tables (partition projection, no crawler) and the views."""
-    import re
-
     from credsight.deploy.athena import athena_ddl as ddl
-    from credsight.errors import UserFixable
 
-    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
-        raise UserFixable(f"--database {database!r}: use lower-case letters, digits and _ only")
     sys.stdout.write(ddl(location, database))

@@ -20,8 +20,7 @@ import pyarrow as pa
 
 from credsight.errors import UserFixable
 from credsight.query import FORMAT_COLUMNS, LAYOUT_COLUMNS
-from credsight.rollups import DAILY_SCHEMA, KEY_USE_SCHEMA
-from credsight.store import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA
+from credsight.store import MONTHLY_TABLES, OUTCOME_SCHEMA, schema_of
 
 FIRST_MONTH = "2014-01"  # the credential report API dates from 2014
 BUCKET_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_./\-]*)?")
@@ -40,39 +39,33 @@ class StoreTable:
 
 
 STORE_TABLES = (
-    StoreTable("reports", STORED_SCHEMA, monthly=True),
-    StoreTable("daily", DAILY_SCHEMA, monthly=True),
-    StoreTable("key_use", KEY_USE_SCHEMA, monthly=True),
-    StoreTable("accounts", ACCOUNT_SCHEMA, monthly=True),
+    *(StoreTable(name, schema_of(name), monthly=True) for name in MONTHLY_TABLES),
     StoreTable("runs", OUTCOME_SCHEMA, monthly=False),
 )
+BY_NAME = {table.name: table for table in STORE_TABLES}
+DATABASE_NAME = re.compile(r"[a-z0-9_]{1,255}")
+
+# The Hive / Glue type that reads a Parquet column written from each Arrow type the store uses.
+GLUE_TYPES = {
+    pa.string(): "string",
+    pa.bool_(): "boolean",
+    pa.date32(): "date",
+    pa.int64(): "bigint",
+    pa.int32(): "int",
+    pa.float64(): "double",
+}
 
 
 def glue_type(arrow: pa.DataType) -> str:
-    """The Hive / Glue type that reads a Parquet column written from this Arrow type."""
-    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
-        return "string"
-    if pa.types.is_boolean(arrow):
-        return "boolean"
-    if pa.types.is_date32(arrow):
-        return "date"
     if pa.types.is_timestamp(arrow):
         return "timestamp"
-    if pa.types.is_int64(arrow):
-        return "bigint"
-    if pa.types.is_int32(arrow):
-        return "int"
-    if pa.types.is_int16(arrow):
-        return "smallint"
-    if pa.types.is_int8(arrow):
-        return "tinyint"
-    if pa.types.is_float64(arrow):
-        return "double"
     if pa.types.is_list(arrow):
         return f"array<{glue_type(arrow.value_type)}>"
     if pa.types.is_map(arrow):
         return f"map<{glue_type(arrow.key_type)},{glue_type(arrow.item_type)}>"
-    raise TypeError(f"no Glue type for {arrow}")
+    if arrow not in GLUE_TYPES:
+        raise TypeError(f"no Glue type for {arrow}")
+    return GLUE_TYPES[arrow]
 
 
 def glue_columns(table: StoreTable) -> list[tuple[str, str]]:
@@ -122,44 +115,45 @@ def _columns_except(table: StoreTable, left_out: tuple[str, ...], alias: str) ->
 
 def views(database: str) -> dict[str, str]:
     """The views of query.py in Athena's SQL: the same names, the same rows."""
-    reports, daily, key_use, accounts, runs = (f'"{database}"."{t.table}"' for t in STORE_TABLES)
-    report_columns = _columns_except(STORE_TABLES[0], FORMAT_COLUMNS, "r")
-    daily_columns = _columns_except(STORE_TABLES[1], LAYOUT_COLUMNS, "d")
-    key_use_columns = _columns_except(STORE_TABLES[2], (), "k")
-    # The newest run of each account and day: the snapshot the views show.
-    newest_run = f"SELECT account_id, snapshot_date, max(run_id) AS run_id FROM {daily} GROUP BY ALL"  # noqa: S608
+    stored = {name: f'"{database}"."{table.table}"' for name, table in BY_NAME.items()}
+    viewed = {name: f'"{database}"."{name}"' for name in ("daily", "account_metadata", "reports")}
+
+    def newest_run_of(name: str, left_out: tuple[str, ...] = ()) -> str:
+        """One copy of each row of the store table, of the newest run of each account and day."""
+        columns = _columns_except(BY_NAME[name], left_out, "t")
+        return f"""SELECT DISTINCT {columns} FROM {stored[name]} AS t
+            JOIN (SELECT account_id, snapshot_date, max(run_id) AS run_id FROM {stored["daily"]}
+                  GROUP BY account_id, snapshot_date) AS n
+              ON t.account_id = n.account_id AND t.snapshot_date = n.snapshot_date AND t.run_id = n.run_id"""  # noqa: S608 (names from this module, the database name checked)
+
     return {
-        "daily": f"""SELECT DISTINCT {daily_columns} FROM {daily} AS d
-            JOIN ({newest_run}) AS n
-              ON d.account_id = n.account_id AND d.snapshot_date = n.snapshot_date AND d.run_id = n.run_id""",  # noqa: S608 (names from this module, the database name checked)
-        "key_use": f"""SELECT DISTINCT {key_use_columns} FROM {key_use} AS k
-            JOIN ({newest_run}) AS n
-              ON k.account_id = n.account_id AND k.snapshot_date = n.snapshot_date AND k.run_id = n.run_id""",  # noqa: S608 (names from this module, the database name checked)
+        "daily": newest_run_of("daily", LAYOUT_COLUMNS),
+        "key_use": newest_run_of("key_use"),
         "account_metadata": f"""SELECT account_id, name, email, state, ou_path, joined, tags FROM (
             SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY snapshot_date DESC, run_id DESC) AS n
-            FROM {accounts}) WHERE n = 1""",  # noqa: S608 (names from this module, the database name checked)
+            FROM {stored["accounts"]}) WHERE n = 1""",  # noqa: S608 (names from this module, the database name checked)
         "accounts": f"""SELECT d.account_id, m.name, m.email, m.state, m.ou_path, m.joined, m.tags,
                    d.first_snapshot_date, d.last_snapshot_date, d.snapshots
             FROM (SELECT account_id, min(snapshot_date) AS first_snapshot_date,
                          max(snapshot_date) AS last_snapshot_date, count(*) AS snapshots
-                  FROM "{database}"."daily" GROUP BY account_id) AS d
-            LEFT JOIN "{database}"."account_metadata" AS m ON m.account_id = d.account_id""",  # noqa: S608 (names from this module, the database name checked)
-        "reports": f"""SELECT DISTINCT {report_columns}, m.name AS account_name, r."user" = '<root_account>' AS is_root
-            FROM {reports} AS r
-            JOIN ({newest_run}) AS n
-              ON r.account_id = n.account_id AND r.snapshot_date = n.snapshot_date AND r.run_id = n.run_id
-            LEFT JOIN "{database}"."account_metadata" AS m ON m.account_id = r.account_id""",  # noqa: S608 (names from this module, the database name checked)
-        "latest": f"""SELECT r.* FROM "{database}"."reports" AS r
-            JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM "{database}"."daily"
+                  FROM {viewed["daily"]} GROUP BY account_id) AS d
+            LEFT JOIN {viewed["account_metadata"]} AS m ON m.account_id = d.account_id""",  # noqa: S608 (names from this module, the database name checked)
+        "reports": f"""SELECT r.*, m.name AS account_name, r."user" = '<root_account>' AS is_root
+            FROM ({newest_run_of("reports", FORMAT_COLUMNS)}) AS r
+            LEFT JOIN {viewed["account_metadata"]} AS m ON m.account_id = r.account_id""",  # noqa: S608 (names from this module, the database name checked)
+        "latest": f"""SELECT r.* FROM {viewed["reports"]} AS r
+            JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM {viewed["daily"]}
                   GROUP BY account_id) AS newest
               ON r.account_id = newest.account_id AND r.snapshot_date = newest.snapshot_date""",  # noqa: S608 (names from this module, the database name checked)
-        "runs": f"SELECT DISTINCT {_columns_except(STORE_TABLES[4], (), 'o')} FROM {runs} AS o",  # noqa: S608
+        "runs": f"SELECT DISTINCT * FROM {stored['runs']}",  # noqa: S608
     }
 
 
 def athena_ddl(location: str, database: str = "credsight") -> str:
     """Every statement, in order, separated by blank lines: tables, then views."""
     trimmed = check_location(location)
+    if not DATABASE_NAME.fullmatch(database):
+        raise UserFixable(f"--database {database!r}: use lower-case letters, digits and _ only")
     statements = [f"CREATE DATABASE IF NOT EXISTS `{database}`;"]
     statements += [create_table(table, trimmed, database) for table in STORE_TABLES]
     statements += [

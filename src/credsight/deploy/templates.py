@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from credsight.deploy import iam_policies
+from credsight.deploy.athena import DATABASE_NAME
 from credsight.deploy.store_resources import NO_VALUE, buckets, catalogue, skip
 
 HANDLER = "credsight.deploy.lambda_handler.handler"  # the package's entry point (deploy/package.py)
@@ -125,7 +126,7 @@ COLLECTOR_PARAMETERS = {
         "String",
         "credsight",
         "Glue / Athena database of the store's tables (`athena-ddl --database`).",
-        AllowedPattern=r"^[a-z0-9_]{1,255}$",
+        AllowedPattern=f"^{DATABASE_NAME.pattern}$",
     ),
 }
 
