@@ -128,6 +128,11 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
         (["deploy", "package", "--out", "{missing}/x.zip"], "the folder"),
         (["deploy", "package", "--out", "{missing}.zip", "--architecture", "sparc"], "Lambda runs x86_64 or arm64"),
         (["athena-ddl", "--location", "{store}"], "is not an S3 location"),
+        (["serve", "--store", "{store}", "--exceptions", "{missing}/x.toml"], "no exceptions file"),
+        (
+            ["report", "--store", "{store}", "--out", "{missing}.html", "--exceptions", "{missing}/x.toml"],
+            "no exceptions",
+        ),
         (
             [
                 "export",

@@ -301,13 +301,15 @@ def serve_dashboard(
 ) -> None:
     from credsight.present.dashboard import create_app
     from credsight.present.dashboard.security import Auth, check_bind
+    from credsight.rules.exceptions import accepted_risks
 
     auth = Auth(auth_token, os.environ.get("CREDSIGHT_SERVE_USER"), os.environ.get("CREDSIGHT_SERVE_PASSWORD"))
     check_bind(host, auth)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"credsight dashboard on http://{shown}:{port}/ (Ctrl-C stops it)")
     regions = split_values(allowed_regions)
-    create_app(target, auth, exceptions, regions).run(host=host, port=port, debug=False)
+    risks = accepted_risks(exceptions)  # a bad file is a one-line error now, not a failed click later
+    create_app(target, auth, risks, regions).run(host=host, port=port, debug=False)
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on; beyond 127.0.0.1 authentication is required.")]
@@ -352,6 +354,7 @@ def report(
     """Write one self-contained HTML report (no network needed to open it) for people without AWS access."""
     from credsight.present.report import scope_label, write_report
     from credsight.query import Database
+    from credsight.rules.exceptions import accepted_risks
     from credsight.scope import select_accounts
 
     ids = parse_ids(account, "--account")
@@ -359,7 +362,8 @@ def report(
         if database.newest_snapshot() is None:
             raise UserError(f"the store {store} holds no snapshots; collect or ingest some first")
         chosen = select_accounts(database.account_places(), ids, ou)
-        text = write_report(database, maybe_date(date, "--date"), chosen, redact, scope_label(ids, ou), exceptions)
+        risks = accepted_risks(exceptions)
+        text = write_report(database, maybe_date(date, "--date"), chosen, redact, scope_label(ids, ou), risks)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:

@@ -20,7 +20,7 @@ from credsight.present.exports import write_csv, write_json
 from credsight.present.finding_formats import asff, ocsf, records
 from credsight.query import Database
 from credsight.rules.catalogue import RULES, SEVERITIES, Rule
-from credsight.rules.exceptions import DEFAULT_FILE, AcceptedRisk, load_exceptions, mark
+from credsight.rules.exceptions import AcceptedRisk, accepted_risks, mark
 from credsight.rules.findings import evaluate
 from credsight.scope import select_accounts
 from credsight.store import Store
@@ -61,8 +61,7 @@ class FindingsRequest:
 
 def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdout) -> int:
     """Evaluate and write the findings; returns 4 when an open finding is at or above --fail-on."""
-    path = request.exceptions or (Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None)
-    risks = load_exceptions(path, [rule.id for rule in RULES]) if path else []
+    risks = accepted_risks(request.exceptions)
     with Database(store) as database:
         accounts = select_accounts(database.account_places(), request.accounts, request.ou)
         evaluation = evaluate(database, request.date, accounts, request.rules or None, request.limits)

@@ -14,7 +14,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -27,7 +26,7 @@ from credsight.present.dashboard.pages.overview import HEADLINES
 from credsight.present.finding_formats import product_version
 from credsight.query import Database
 from credsight.rules.catalogue import RULES
-from credsight.rules.exceptions import DEFAULT_FILE, load_exceptions, mark
+from credsight.rules.exceptions import AcceptedRisk, mark
 from credsight.rules.findings import evaluate
 from credsight.rules.trends import migration_projection
 
@@ -55,7 +54,7 @@ def write_report(
     accounts: list[str] | None,
     redact: bool,
     scope: str = "",
-    exceptions: Path | None = None,
+    risks: Sequence[AcceptedRisk] = (),
 ) -> str:
     """The report as HTML text."""
     date = date or database.newest_snapshot()
@@ -65,8 +64,6 @@ def write_report(
     evaluation = evaluate(database, date, accounts)
     health = data.health(database, accounts, date)
     key = os.environ.get(REDACT_KEY_VARIABLE, "").encode() or DEFAULT_REDACT_KEY
-    path = exceptions or (Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None)
-    risks = load_exceptions(path, [rule.id for rule in RULES]) if path else []
     marked = mark(evaluation.findings, risks, dt.datetime.now(dt.UTC).date())
     findings = [_finding(row, redact, key) for row in marked.to_pylist()]
     failing: dict[str, int] = {}

@@ -56,6 +56,14 @@ class AcceptedRisk:
         return self.expires < today
 
 
+def accepted_risks(path: Path | None) -> list[AcceptedRisk]:
+    """The accepted risks of `path`, or of ./credsight-exceptions.toml when no path is given and it exists."""
+    from credsight.rules.catalogue import RULES
+
+    chosen = path or (Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None)
+    return load_exceptions(chosen, [rule.id for rule in RULES]) if chosen else []
+
+
 def load_exceptions(path: Path, rule_ids: Sequence[str]) -> list[AcceptedRisk]:
     """Read and check the file; every problem is an ExceptionsError naming where it is."""
     try:

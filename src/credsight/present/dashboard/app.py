@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import io
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -23,6 +22,7 @@ from credsight.present.dashboard.shell import filter_bar, frame, notice
 from credsight.present.dashboard.view import StoreView
 from credsight.present.exports import write_csv
 from credsight.query import Database
+from credsight.rules.exceptions import AcceptedRisk
 from credsight.store import Store
 
 Page = Callable[[Database, Filters, dt.date, "list[str] | None"], list[Any]]
@@ -40,7 +40,7 @@ main { padding: 1em 1.5em; } .filters { display: flex; gap: .8em; align-items: c
 
 
 def create_app(
-    store: Store, auth: Auth | None = None, exceptions: Path | None = None, allowed_regions: Sequence[str] = ()
+    store: Store, auth: Auth | None = None, risks: Sequence[AcceptedRisk] = (), allowed_regions: Sequence[str] = ()
 ) -> dash.Dash:
     """A dashboard over `store`; new runs show up on the next request (see view.StoreView)."""
     view = StoreView(store)
@@ -110,7 +110,7 @@ def create_app(
             date = parse(search).date or database.newest_snapshot()
             if not account or date is None:
                 return [notice("Click a rule's cell to see its failing users.")]
-            return compliance.detail(database, date, str(account), str((cell or {}).get("colId")), exceptions)
+            return compliance.detail(database, date, str(account), str((cell or {}).get("colId")), risks)
 
     return app
 

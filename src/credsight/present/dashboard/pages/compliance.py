@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from dash import html
@@ -15,7 +15,7 @@ from credsight.present.dashboard.filters import Filters
 from credsight.present.dashboard.shell import notice, table
 from credsight.query import Database
 from credsight.rules.catalogue import RULES
-from credsight.rules.exceptions import DEFAULT_FILE, load_exceptions, mark
+from credsight.rules.exceptions import AcceptedRisk, mark
 from credsight.rules.findings import evaluate
 
 DETAIL_COLUMNS = (
@@ -65,13 +65,11 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
     ]
 
 
-def detail(database: Database, date: dt.date, account: str, rule: str, exceptions: Path | None) -> list[Any]:
+def detail(database: Database, date: dt.date, account: str, rule: str, risks: Sequence[AcceptedRisk]) -> list[Any]:
     """The failing users of one rule in one account, with evidence and accepted risks."""
     if rule not in {r.id for r in RULES if r.decidable}:
         return [notice("Click a rule's cell to see its failing users.")]
     evaluation = evaluate(database, date, [account], [rule])
-    path = exceptions or (Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None)
-    risks = load_exceptions(path, [r.id for r in RULES]) if path else []
     rows = mark(evaluation.findings, risks, dt.datetime.now(dt.UTC).date()).to_pylist()
     if not rows:
         return [notice(f"Every user of {account} passes {rule} on {date}.")]
