@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from credsight.cli_arguments import command_group
+from credsight.deploy.package import DEFAULT_PYTHON
 
 deploy = command_group("Deploy the collector into AWS: CloudFormation templates and the Lambda package.")
 
@@ -29,15 +30,14 @@ def template(
 @deploy.command()
 def package(
     out: Annotated[Path, typer.Option(help="The .zip to write (upload it to S3 for the collector template).")],
-    python: Annotated[str, typer.Option(help="The Lambda runtime's Python version.")] = "3.12",
+    python: Annotated[str, typer.Option(help="The Lambda runtime's Python version.")] = DEFAULT_PYTHON,
     architecture: Annotated[str, typer.Option(help="The Lambda function's architecture: x86_64 or arm64.")] = "x86_64",
 ) -> None:
     """Build the collector's Lambda deployment package (fetches manylinux wheels from PyPI)."""
-    from credsight.deploy.package import DIRECT_UPLOAD_LIMIT, build_package
+    from credsight.deploy.package import build_package
 
     size = build_package(out, python, architecture)
-    note = "" if size.zipped <= DIRECT_UPLOAD_LIMIT else "; over 50 MB zipped: deploy it from S3 (CodeBucket, CodeKey)"
-    typer.echo(f"wrote {out} ({size.zipped / 2**20:.1f} MB, {size.unzipped / 2**20:.0f} MB unpacked){note}")
+    typer.echo(f"wrote {out} ({size.zipped / 2**20:.1f} MB, {size.unzipped / 2**20:.0f} MB unpacked)")
 
 
 def athena_ddl(

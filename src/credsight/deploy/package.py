@@ -25,7 +25,7 @@ from pathlib import Path
 from credsight.errors import UserFixable
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for the unpacked code, layers included
-DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # a zip larger than this must go through S3 (the template does)
+DEFAULT_PYTHON = "3.12"  # the collector template's runtime (templates.RUNTIME)
 DEPENDENCIES = ("pyarrow", "numpy", "duckdb")
 # In every Lambda Python runtime: the AWS SDK and what it needs (tests put the local copies beside the package).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
@@ -112,11 +112,10 @@ def copy_credsight(site: Path) -> None:
     shutil.copytree(source, site / "credsight", ignore=left_out)
 
 
-def write_zip(site: Path, out: Path) -> PackageSize:
-    """A zip of the folder, in a fixed order with fixed times; written whole or not at all."""
+def write_zip(site: Path, zip_path: Path) -> PackageSize:
+    """A zip of the folder, in a fixed order with fixed times."""
     unzipped = 0
-    temporary = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in sorted(p for p in site.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(path.relative_to(site).as_posix(), FIXED_TIME)
             info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
@@ -124,25 +123,30 @@ def write_zip(site: Path, out: Path) -> PackageSize:
             data = path.read_bytes()
             unzipped += len(data)
             archive.writestr(info, data)
-    os.replace(temporary, out)
-    return PackageSize(out.stat().st_size, unzipped)
+    return PackageSize(zip_path.stat().st_size, unzipped)
 
 
-def build_package(out: Path, python: str = "3.12", architecture: str = "x86_64") -> PackageSize:
-    """Build the package at `out`; refuse one Lambda would not take."""
+def build_package(out: Path, python: str = DEFAULT_PYTHON, architecture: str = "x86_64") -> PackageSize:
+    """Build the package at `out`, whole or not at all; refuse one Lambda would not take."""
     if architecture not in ARCHITECTURES:
         raise UserFixable(f"--architecture {architecture!r}: Lambda runs x86_64 or arm64")
-    if not out.parent.is_dir():
-        raise UserFixable(f"cannot write {out}: the folder {out.parent} does not exist")
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise UserFixable(f"cannot write {out}: give a file name in a folder that exists and is writable")
     with tempfile.TemporaryDirectory(prefix="credsight-package-") as folder:
-        site = Path(folder)
+        site = Path(folder) / "site"
         install_dependencies(site, python, architecture)
         trim(site)
         copy_credsight(site)
-        size = write_zip(site, out)
-    if size.unzipped > UNZIPPED_LIMIT:
-        out.unlink()
-        raise UserFixable(
-            f"the package would unpack to {size.unzipped / 2**20:.0f} MB, over Lambda's 250 MB; nothing was written"
-        )
+        size = write_zip(site, Path(folder) / "package.zip")
+        if size.unzipped > UNZIPPED_LIMIT:
+            raise UserFixable(
+                f"the package would unpack to {size.unzipped / 2**20:.0f} MB, over Lambda's 250 MB; nothing was written"
+            )
+        temporary = out.with_name(f".{out.name}.tmp")
+        try:
+            shutil.copyfile(Path(folder) / "package.zip", temporary)
+            os.replace(temporary, out)
+        except OSError as e:
+            temporary.unlink(missing_ok=True)
+            raise UserFixable(f"cannot write {out}: {e.strerror}") from None
     return size

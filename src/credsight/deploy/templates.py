@@ -20,10 +20,11 @@ from typing import Any
 
 from credsight.deploy import iam_policies
 from credsight.deploy.athena import DATABASE_NAME
+from credsight.deploy.package import ARCHITECTURES, DEFAULT_PYTHON
 from credsight.deploy.store_resources import NO_VALUE, buckets, catalogue, skip
 
 HANDLER = "credsight.deploy.lambda_handler.handler"  # the package's entry point (deploy/package.py)
-RUNTIME = "python3.12"  # the Python `credsight deploy package` builds for by default
+RUNTIME = f"python{DEFAULT_PYTHON}"  # the Python `credsight deploy package` builds for by default
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_CHOICES = [
     1,
@@ -114,7 +115,7 @@ COLLECTOR_PARAMETERS = {
         "String",
         "x86_64",
         "Lambda architecture; must match `deploy package --architecture`.",
-        AllowedValues=["x86_64", "arm64"],
+        AllowedValues=list(ARCHITECTURES),
     ),
     "LogRetentionDays": parameter(
         "Number",
