@@ -243,9 +243,9 @@ def test_a_batch_outside_the_plan_is_refused(tmp_path: Path, monkeypatch: pytest
 
     store = Store(str(tmp_path / "store"))
     run_id = "20261123T221500123456Z-1a2b3c"
-    plan = {"caller": "123456789012", "accounts": [account_record(Account(f"{i:012d}")) for i in range(3)]}
+    accounts = [account_record(Account(f"{i:012d}")) for i in range(3)]
+    plan = {"caller": "123456789012", "partition": "aws", "batch_size": 2, "with_metadata": False, "accounts": accounts}
     store.write_plan(run_id, json.dumps(plan).encode())
     monkeypatch.setenv("CREDSIGHT_STORE", store.url)
-    monkeypatch.setenv("CREDSIGHT_BATCH_SIZE", "2")
     with pytest.raises(UserFixable, match=r"batch 2 is not in the plan of run .*, which has 2 batches"):
         handler({"step": "collect", "run_id": run_id, "batch": 2}, None)

@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from credsight.sources import SourceError
+from credsight.sources import SourceError, organizations
 from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
 from credsight.sources.collect import Outcome, Settings, Summary, collect
-from credsight.sources.organizations import Account, NotInOrganization, discover, select
+from credsight.sources.organizations import Account
 from credsight.sources.report import Timing
 from credsight.store import Store, new_run_id
 
@@ -121,18 +121,13 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def choose_accounts(aws: Aws, caller_account: str, request: CollectRequest) -> tuple[list[Account], bool]:
     """The accounts to collect, and whether Organizations described them (so their metadata is kept)."""
-    if request.accounts and not request.ou:
-        return select([Account(a) for a in request.accounts], exclude=request.exclude), False
-    try:
-        everyone = discover(aws.client("organizations", retries=ORGANIZATIONS_RETRIES))
-    except NotInOrganization:
-        if request.ou:
-            raise SourceError(f"--ou {request.ou}: the account {caller_account} is not in an organization") from None
-        return select([Account(caller_account)], exclude=request.exclude), False
-    chosen = select(everyone, only=request.accounts, exclude=request.exclude, ou=request.ou)
-    if request.ou and not chosen:
-        raise SourceError(f"no accounts under --ou {request.ou!r}; give an OU id (ou-...) or a path such as Root/Prod")
-    return chosen, True
+    return organizations.choose_accounts(
+        lambda: aws.client("organizations", retries=ORGANIZATIONS_RETRIES),
+        caller_account,
+        only=request.accounts,
+        exclude=request.exclude,
+        ou=request.ou,
+    )
 
 
 # A run is known by its outcomes, or by its committed reports alone when it was killed in between.

@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from credsight.present.exports import write_csv, write_json
-from credsight.present.finding_formats import asff, ocsf, records
+from credsight.present.finding_formats import asff, marked_records, ocsf
 from credsight.query import Database
 from credsight.rules.catalogue import RULES, SEVERITIES, Rule
-from credsight.rules.exceptions import AcceptedRisk, accepted_risks, mark
+from credsight.rules.exceptions import AcceptedRisk, accepted_risks
 from credsight.rules.findings import evaluate
 from credsight.scope import select_accounts
 from credsight.store import Store
@@ -65,9 +65,8 @@ def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdo
     with Database(store) as database:
         accounts = select_accounts(database.account_places(), request.accounts, request.ou)
         evaluation = evaluate(database, request.date, accounts, request.rules or None, request.limits)
-    findings = mark(evaluation.findings, risks, request.today)
+    findings, found = marked_records(evaluation.findings, risks, request.today)
     catalogue = {rule.id: rule for rule in RULES}
-    found = records(findings.to_pylist(), catalogue)
     if request.results:
         write_results(evaluation.results, request.format, out)
     else:

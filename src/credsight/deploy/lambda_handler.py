@@ -26,13 +26,14 @@ import datetime as dt
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from credsight.errors import UserFixable
 from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
 from credsight.sources.collect import Settings, Summary, collect
-from credsight.sources.organizations import Account, NotInOrganization, discover
+from credsight.sources.organizations import Account, choose_accounts
 from credsight.sources.report import Timing
 from credsight.store import Store, new_run_id
 
@@ -58,7 +59,7 @@ class LambdaSettings:
         except ValueError:
             raise UserFixable("CREDSIGHT_CONCURRENCY and CREDSIGHT_BATCH_SIZE must be whole numbers") from None
         role = RoleSettings(
-            role_name=environment.get("CREDSIGHT_ROLE_NAME") or "credsight-reader",
+            role_name=environment.get("CREDSIGHT_ROLE_NAME") or RoleSettings.role_name,
             external_id=environment.get("CREDSIGHT_EXTERNAL_ID") or None,
             session_name="credsight-lambda",
         )
@@ -74,14 +75,15 @@ def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     event = dict(event or {})
     step = event.get("step")
     if step is None:  # a scheduled event: the whole run in this invocation
-        planned = plan_run(store, aws, settings)
-        batches = [collect_batch(store, aws, settings, planned["run_id"], b, context) for b in planned["batches"]]
-        return {**finish_run(store, planned["run_id"]), "batches": batches}
+        run_id, plan = plan_run(store, aws, settings)
+        batches = [collect_batch(store, aws, settings, run_id, b, context, plan) for b in range(batch_count(plan))]
+        return {**finish_run(store, run_id), "batches": batches}
     if step == "list":
-        return plan_run(store, aws, settings)
+        run_id, plan = plan_run(store, aws, settings)
+        return {"run_id": run_id, "accounts": len(plan["accounts"]), "batches": list(range(batch_count(plan)))}
     if step == "collect":
-        run_id, batch = required(event, "run_id"), required(event, "batch")
-        return collect_batch(store, aws, settings, str(run_id), int(batch), context)
+        run_id, batch = str(required(event, "run_id")), int(required(event, "batch"))
+        return collect_batch(store, aws, settings, run_id, batch, context, json.loads(store.read_plan(run_id)))
     if step == "finish":
         return finish_run(store, str(required(event, "run_id")))
     raise UserFixable(f"unknown step {step!r}; the steps are list, collect and finish (none: the whole run)")
@@ -93,42 +95,55 @@ def required(event: Mapping[str, Any], key: str) -> Any:
     return event[key]
 
 
-def plan_run(store: Store, aws: Aws, settings: LambdaSettings) -> dict[str, Any]:
-    """Discover the accounts, write the plan, and name the batches."""
+def plan_run(store: Store, aws: Aws, settings: LambdaSettings) -> tuple[str, dict[str, Any]]:
+    """Discover the accounts and write the plan: who we are, the accounts, how they are batched."""
     caller = aws.caller()
-    try:
-        accounts = discover(aws.client("organizations", retries=ORGANIZATIONS_RETRIES))
-    except NotInOrganization:
-        accounts = [Account(caller.account_id)]
+    accounts, with_metadata = choose_accounts(
+        lambda: aws.client("organizations", retries=ORGANIZATIONS_RETRIES), caller.account_id
+    )
     run_id = new_run_id()
-    plan = {"caller": caller.account_id, "accounts": [account_record(a) for a in accounts]}
+    plan = {
+        "caller": caller.account_id,
+        "partition": caller.partition,
+        "batch_size": settings.batch_size,
+        "with_metadata": with_metadata,
+        "accounts": [account_record(a) for a in accounts],
+    }
     store.write_plan(run_id, json.dumps(plan).encode())
-    batches = list(range((len(accounts) + settings.batch_size - 1) // settings.batch_size))
-    LOG.info(json.dumps({"run_id": run_id, "accounts": len(accounts), "batches": len(batches)}))
-    return {"run_id": run_id, "accounts": len(accounts), "batches": batches}
+    LOG.info(json.dumps({"run_id": run_id, "accounts": len(accounts), "batches": batch_count(plan)}))
+    return run_id, plan
+
+
+def batch_count(plan: Mapping[str, Any]) -> int:
+    size = int(plan["batch_size"])
+    return (len(plan["accounts"]) + size - 1) // size
 
 
 def collect_batch(
-    store: Store, aws: Aws, settings: LambdaSettings, run_id: str, batch: int, context: Any
+    store: Store,
+    aws: Aws,
+    settings: LambdaSettings,
+    run_id: str,
+    batch: int,
+    context: Any,
+    plan: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Collect one batch of the plan, as a run of its own, within the invocation's time."""
-    plan = json.loads(store.read_plan(run_id))
-    accounts = [account_from(record) for record in plan["accounts"]]
-    batches = (len(accounts) + settings.batch_size - 1) // settings.batch_size
-    if not 0 <= batch < batches:
-        raise UserFixable(f"batch {batch} is not in the plan of run {run_id}, which has {batches} batches")
-    chosen = accounts[batch * settings.batch_size : (batch + 1) * settings.batch_size]
+    if not 0 <= batch < batch_count(plan):
+        raise UserFixable(f"batch {batch} is not in the plan of run {run_id}, which has {batch_count(plan)} batches")
+    size = plan["batch_size"]
+    chosen = [account_from(record) for record in plan["accounts"][batch * size : (batch + 1) * size]]
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
     timing = Timing(deadline=max(30.0, min(600.0, remaining - SAFETY_SECONDS)))
-    caller = aws.caller()
     summary = collect(
         store,
         aws,
-        caller.partition,
+        plan["partition"],
         chosen,
         Settings(role=settings.role, timing=timing, concurrency=settings.concurrency),
         caller_account=plan["caller"],
         run_id=new_run_id(),
+        with_metadata=plan["with_metadata"],
         on_outcome=lambda outcome: LOG.info(json.dumps(outcome.record())),
     )
     return batch_summary(summary, run_id, batch)
@@ -140,10 +155,8 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
     The findings are those of `credsight findings --format json` for each account's newest
     snapshot, written to <store>/findings/snapshot_date=<day>/findings-<run id>.json.
     """
-    from credsight.present.finding_formats import records
+    from credsight.present.finding_formats import marked_records
     from credsight.query import Database
-    from credsight.rules.catalogue import RULES
-    from credsight.rules.exceptions import mark
     from credsight.rules.findings import evaluate
     from credsight.rules.history import summarise
 
@@ -151,12 +164,9 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
     summarise(store)
     with Database(store) as database:
         evaluation = evaluate(database)
-    today = dt.datetime.now(dt.UTC).date()
-    found = records(mark(evaluation.findings, [], today).to_pylist(), {rule.id: rule for rule in RULES})
+    _marked, found = marked_records(evaluation.findings, [], dt.datetime.now(dt.UTC).date())
     path = store.write_findings(evaluation.date, run_id, json.dumps(found, indent=1).encode())
-    by_severity: dict[str, int] = {}
-    for record in found:
-        by_severity[record["severity"]] = by_severity.get(record["severity"], 0) + 1
+    by_severity = dict(Counter(record["severity"] for record in found))
     summary = {"run_id": run_id, "compacted_parts": merged, "findings": len(found), "by_severity": by_severity}
     LOG.info(json.dumps({**summary, "findings_file": path}))
     return {**summary, "findings_file": path}

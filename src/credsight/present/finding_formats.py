@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from credsight.rules.catalogue import Rule
+import pyarrow as pa
+
+from credsight.rules.catalogue import RULES, Rule
+from credsight.rules.exceptions import AcceptedRisk, mark
 
 OCSF_VERSION = "1.1.0"
 OCSF_SEVERITY = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -41,6 +44,14 @@ def finding_id(finding: Mapping[str, Any]) -> str:
     """Stable across runs: the same rule, account and user give the same id."""
     key = f"{finding['rule']}/{finding['account_id']}/{finding['user']}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def marked_records(
+    findings: pa.Table, risks: Sequence[AcceptedRisk], today: dt.date
+) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """The findings with accepted risks marked, as a table and as plain records (`findings --format json`)."""
+    marked = mark(findings, risks, today)
+    return marked, records(marked.to_pylist(), {rule.id: rule for rule in RULES})
 
 
 def records(findings: Iterable[Mapping[str, Any]], rules: Mapping[str, Rule]) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,33 @@ def ou_paths(client: Any) -> dict[str, tuple[str, tuple[str, ...]]]:
         for ou in _pages(client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent):
             pending.append((ou["Id"], f"{path}/{ou['Name']}", (*ids, ou["Id"])))
     return places
+
+
+def choose_accounts(
+    organizations: Callable[[], Any],
+    caller_account: str,
+    *,
+    only: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    ou: str | None = None,
+) -> tuple[list[Account], bool]:
+    """The accounts to collect, and whether Organizations described them (so their metadata is kept).
+
+    `organizations` makes the Organizations client; it is not called when `only` names the
+    accounts and no OU asks for the tree. An account outside any organization collects itself.
+    """
+    if only and not ou:
+        return select([Account(a) for a in only], exclude=exclude), False
+    try:
+        everyone = discover(organizations())
+    except NotInOrganization:
+        if ou:
+            raise SourceError(f"--ou {ou}: the account {caller_account} is not in an organization") from None
+        return select([Account(caller_account)], exclude=exclude), False
+    chosen = select(everyone, only=only, exclude=exclude, ou=ou)
+    if ou and not chosen:
+        raise SourceError(f"no accounts under --ou {ou!r}; give an OU id (ou-...) or a path such as Root/Prod")
+    return chosen, True
 
 
 def select(
