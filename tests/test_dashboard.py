@@ -83,12 +83,13 @@ class Tab:
         self.page.goto(self.base + path)
 
 
-def evil_report(day: dt.date) -> Snapshot:
+def evil_report(day: dt.date, with_evil_user: bool = True) -> Snapshot:
     """A report of EVIL_ACCOUNT with a user named EVIL (quoted as CSV, as AWS would quote it)."""
     quoted = '"' + EVIL.replace('"', '""') + '"'
     arn = '"' + f"arn:aws:iam::{EVIL_ACCOUNT}:user/{EVIL}".replace('"', '""') + '"'
-    rows = [user_row(quoted, account=EVIL_ACCOUNT, arn=arn), user_row("alice", account=EVIL_ACCOUNT)]
-    return Snapshot(report(*rows, account=EVIL_ACCOUNT), "evil.csv", day, EVIL_ACCOUNT)
+    rows = [user_row(quoted, account=EVIL_ACCOUNT, arn=arn)] if with_evil_user else []
+    rows.append(user_row("alice", account=EVIL_ACCOUNT))
+    return Snapshot(report(*rows, account=EVIL_ACCOUNT), f"evil-{day}.csv", day, EVIL_ACCOUNT)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     build_demo_store(store, organization)
     days = organization.days()
     names = [{"snapshot_date": days[-1], "account_id": EVIL_ACCOUNT, "name": EVIL, "ou_path": "Root/Sandbox"}]
-    Run(store).write([evil_report(days[-1])], pa.Table.from_pylist(names, schema=METADATA_SCHEMA))
+    # The day before without EVIL, so that /changes shows EVIL created on the newest day.
+    evil_days = [evil_report(days[-2], with_evil_user=False), evil_report(days[-1])]
+    Run(store).write(evil_days, pa.Table.from_pylist(names, schema=METADATA_SCHEMA))
     store.compact()
     summarise(store)
     return Demo(store, sorted(a.account_id for a in organization.accounts()), days)
@@ -318,13 +321,21 @@ def test_markup_in_names_is_text(tab: Tab, path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/migration", "/compliance", "/regions", "/changes", f"/users?accounts={EVIL_ACCOUNT}&user={quote(EVIL)}"],
+    [
+        "/migration",
+        "/compliance",
+        "/regions",
+        f"/changes?accounts={EVIL_ACCOUNT}",
+        f"/users?accounts={EVIL_ACCOUNT}&user={quote(EVIL)}",
+    ],
 )
 def test_markup_is_text_on_every_page(tab: Tab, path: str) -> None:
     tab.open(path)
     expect(tab.page.locator("#page h1")).to_be_visible(timeout=WAIT_MS)
     if path.startswith("/users"):
         expect(tab.page.locator("#page h1")).to_have_text(f"{EVIL} in {EVIL_ACCOUNT}")
+    if path.startswith("/changes"):  # the user's creation is in the change log, shown as text
+        expect(tab.page.locator("#changes-table [col-id=user]").get_by_text(EVIL, exact=True).first).to_be_visible()
     tab.page.wait_for_timeout(300)
     assert tab.page.locator("img[onerror], img[src=x]").count() == 0
     assert tab.page.evaluate("() => window.__xss") is None
