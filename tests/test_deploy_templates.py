@@ -17,14 +17,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from cfnlint.api import ManualArgs, lint
 
 from credsight import store
+from credsight.demo_store import METADATA_SCHEMA
 from credsight.deploy import athena, iam_policies
 from credsight.deploy.lambda_handler import LambdaSettings
-from credsight.deploy.templates import HANDLER, TEMPLATES, render
+from credsight.deploy.templates import TEMPLATES, render
+from credsight.runs import Run, Snapshot
 from credsight.sources import aws
+from credsight.store import Store
+from tests.conftest import ACCOUNT, DAY, report, user_row
 
 NAMES = sorted(TEMPLATES)
 # Actions that may be granted on Resource "*", each because the Service Authorization Reference
@@ -281,8 +287,9 @@ def test_the_store_bucket_is_encrypted_private_versioned_and_tls_only(collector:
 
 def test_the_function_runs_the_handler_with_the_settings_it_reads(collector: dict[str, Any]) -> None:
     function = collector["Resources"]["CollectorFunction"]["Properties"]
-    module, name = HANDLER.rsplit(".", 1)
-    assert function["Handler"] == HANDLER and callable(getattr(importlib.import_module(module), name))
+    assert function["Handler"] == "credsight.deploy.lambda_handler.handler"
+    module, name = function["Handler"].rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), name))
     assert (function["Runtime"], function["Timeout"], function["MemorySize"]) == ("python3.12", 900, 1024)
     assert function["Architectures"] == [{"Ref": "Architecture"}]
     assert function["ReservedConcurrentExecutions"] == {"Ref": "MapConcurrency"}
@@ -354,14 +361,28 @@ def test_the_schedule_starts_the_state_machine(collector: dict[str, Any]) -> Non
     assert collector["Parameters"]["Schedule"]["Default"] == "cron(0 5 * * ? *)"
 
 
-def test_the_glue_tables_match_the_store_files(collector: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def file_columns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[str, str]]]:
+    """Each store table's columns as its Parquet files hold them, after a real ingest."""
+    written = Store(str(tmp_path_factory.mktemp("store") / "store"))
+    names = pa.Table.from_pylist([{"snapshot_date": DAY, "account_id": ACCOUNT, "name": "a"}], schema=METADATA_SCHEMA)
+    Run(written).write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)], names)
+    root = Path(written.url)
+    return {
+        table.name: [(f.name, athena.glue_type(f.type)) for f in pq.read_schema(next(root.glob(f"{table.name}/*/*")))]
+        for table in athena.STORE_TABLES
+    }
+
+
+def test_the_glue_tables_match_the_store_files(collector: dict[str, Any], file_columns: dict[str, Any]) -> None:
     resources = collector["Resources"]
     tables = {r["Properties"]["TableInput"]["Name"]: r for r in resources.values() if r["Type"] == "AWS::Glue::Table"}
     assert set(tables) == {table.table for table in athena.STORE_TABLES}
     for table in athena.STORE_TABLES:
         found = tables[table.table]["Properties"]["TableInput"]
         storage = found["StorageDescriptor"]
-        assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == athena.glue_columns(table)
+        # The Parquet files' own columns (written by the store, read back here), as Glue names them.
+        assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == file_columns[table.name]
         assert (
             storage["SerdeInfo"]["SerializationLibrary"]
             == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -372,9 +393,16 @@ def test_the_glue_tables_match_the_store_files(collector: dict[str, Any]) -> Non
         assert found["TableType"] == "EXTERNAL_TABLE" and found["Parameters"]["classification"] == "parquet"
         if table.monthly:
             assert found["PartitionKeys"] == [{"Name": "snapshot_month", "Type": "string"}]
-            expected = athena.projection_properties(table, "s3://${StoreBucket}/${StorePrefix}")
-            template = expected.pop("storage.location.template").replace("${snapshot_month}", "${!snapshot_month}")
+            template = f"s3://${{StoreBucket}}/${{StorePrefix}}/{table.name}/snapshot_month=${{!snapshot_month}}/"
             assert found["Parameters"]["storage.location.template"] == {"Fn::Sub": template}
+            expected = {
+                "projection.enabled": "true",
+                "projection.snapshot_month.type": "date",
+                "projection.snapshot_month.format": "yyyy-MM",
+                "projection.snapshot_month.range": "2014-01,NOW",
+                "projection.snapshot_month.interval": "1",
+                "projection.snapshot_month.interval.unit": "MONTHS",
+            }
             assert expected.items() <= found["Parameters"].items()
         else:
             assert found["PartitionKeys"] == [] and "projection.enabled" not in found["Parameters"]
