@@ -311,6 +311,10 @@ class Store:
         if info.type == pafs.FileType.File:
             raise StoreError(f"the store {self.url} is a file; give a folder or s3://bucket/prefix")
 
+    def fingerprint(self) -> tuple[tuple[str, int, int | None], ...]:
+        """What identifies the store's content now: each file's path, size and time (one listing)."""
+        return tuple(sorted((i.path, i.size, i.mtime_ns) for i in self._list(self.root)))
+
     def live_parts(self) -> dict[str, list[Part]]:
         """The parts readers see, per monthly table.
 

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from credsight.query import Database
-from credsight.rules.history import SUMMARIES
 from credsight.store import Store
 
 CACHED_PAGES = 64
@@ -28,17 +27,10 @@ class StoreView:
         self.database: Database | None = None
         self.pages: OrderedDict[Hashable, list[Any]] = OrderedDict()
 
-    def _state(self) -> tuple[Any, ...]:
-        """What identifies the store's data: its live parts, outcome files and derived files."""
-        live = self.store.live_parts()
-        parts = tuple((name, tuple(p.path for p in found)) for name, found in sorted(live.items()))
-        summaries = tuple(sorted(path for kind in SUMMARIES for path in self.store.derived_files(kind.name).values()))
-        return parts, tuple(self.store.outcome_files()), summaries
-
     @contextmanager
     def open(self) -> Iterator[Database]:
         with self.lock:
-            state = self._state()
+            state = self.store.fingerprint()  # one listing per request: no footer read, no second listing
             if state != self.state or self.database is None:
                 if self.database is not None:
                     self.database.close()
