@@ -20,9 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from credsight.model import ROOT_USER
-from credsight.present import figures
-from credsight.present.dashboard import data
-from credsight.present.dashboard.pages.overview import HEADLINES
+from credsight.present import figures, questions
 from credsight.present.finding_formats import product_version
 from credsight.query import Database
 from credsight.rules.catalogue import RULES
@@ -60,9 +58,9 @@ def write_report(
     date = date or database.newest_snapshot()
     if date is None:
         raise ValueError("the store holds no snapshots")
-    reports = data.as_of(database, date, accounts)
+    reports = questions.as_of(database, date, accounts)
     evaluation = evaluate(database, date, accounts)
-    health = data.health(database, accounts, date)
+    health = questions.health(database, accounts, date)
     key = os.environ.get(REDACT_KEY_VARIABLE, "").encode() or DEFAULT_REDACT_KEY
     marked = mark(evaluation.findings, risks, dt.datetime.now(dt.UTC).date())
     findings = [_finding(row, redact, key) for row in marked.to_pylist()]
@@ -81,10 +79,10 @@ def write_report(
         Card("machine IAM users", sum(r["machines"] for r in reports)),
         Card("dormant IAM users", sum(r["dormant"] for r in reports)),
     ]
-    headline = [Card(label, failing.get(rule, 0), failing.get(rule, 0) > 0) for rule, label in HEADLINES]
+    headline = [Card(label, failing.get(rule, 0), failing.get(rule, 0) > 0) for rule, label in questions.HEADLINES]
     rules = [rule.id for rule in RULES if rule.decidable]
     accounts_shown = sorted(per_account)
-    days = data.per_day(database, date - dt.timedelta(days=89), date, accounts)
+    days = questions.per_day(database, date - dt.timedelta(days=89), date, accounts)
     plots = [
         figures.findings_heatmap(
             rules,

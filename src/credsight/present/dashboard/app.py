@@ -14,7 +14,7 @@ from dash import MATCH, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from credsight.errors import UserFixable
-from credsight.present.dashboard import data
+from credsight.present import questions
 from credsight.present.dashboard.filters import Filters, parse, query_string
 from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
 from credsight.present.dashboard.security import Auth, protect
@@ -140,9 +140,9 @@ def render_page(view: StoreView, pages: dict[str, Page], pathname: str, filters:
                     "The store holds no snapshots yet: run 'credsight collect', 'credsight ingest' or 'credsight demo'."
                 )
             ]
-        bar = filter_bar(filters, data.account_choices(database), data.ou_choices(database), newest)
+        bar = filter_bar(filters, questions.account_choices(database), questions.ou_choices(database), newest)
         try:
-            accounts = data.scope(database, filters.accounts, filters.ou)
+            accounts = questions.scope(database, filters.accounts, filters.ou)
         except UserFixable as e:
             return [bar, notice(str(e))]
         return [bar, *page(database, filters, filters.date or newest, accounts)]

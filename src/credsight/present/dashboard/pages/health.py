@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import html
 
-from credsight.present.dashboard import data
+from credsight.present import questions
 from credsight.present.dashboard.filters import Filters
 from credsight.present.dashboard.shell import card, notice, table
 from credsight.query import Database
@@ -27,7 +27,7 @@ COLUMNS = (
 
 
 def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    rows = data.health(database, accounts, date)
+    rows = questions.health(database, accounts, date)
     if not rows:
         return [notice("No collection has been recorded for these accounts yet: run 'credsight collect'.")]
     failing = sum(1 for r in rows if r["last_status"] == "failed")

@@ -9,8 +9,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from credsight.present import figures
-from credsight.present.dashboard import data
+from credsight.present import figures, questions
 from credsight.present.dashboard.filters import Filters
 from credsight.present.dashboard.shell import card, notice, table
 from credsight.query import Database
@@ -29,14 +28,14 @@ COLUMNS = (
 
 
 def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    humans = data.remaining_humans(database, date, accounts)
+    humans = questions.remaining_humans(database, date, accounts)
     start = filters.start or date - dt.timedelta(days=179)
-    days = data.per_day(database, start, filters.end or date, accounts)
+    days = questions.per_day(database, start, filters.end or date, accounts)
     if not days:
         return [notice(f"No snapshots between {start} and {filters.end or date} for these accounts.")]
     projection = migration_projection(database, date, accounts)
     active = sum(1 for h in humans if h["password_last_used"] and (date - h["password_last_used"].date()).days <= 30)
-    by_ou = data.humans_by_ou(database, date, accounts)
+    by_ou = questions.humans_by_ou(database, date, accounts)
     return [
         html.H1(f"SSO migration on {date} (UTC)"),
         html.Div(

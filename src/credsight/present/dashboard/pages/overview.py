@@ -7,29 +7,21 @@ from typing import Any
 
 from dash import dcc, html
 
-from credsight.present import figures
-from credsight.present.dashboard import data
+from credsight.present import figures, questions
 from credsight.present.dashboard.filters import Filters
 from credsight.present.dashboard.shell import card, notice
 from credsight.query import Database
 from credsight.rules.findings import evaluate
 
-HEADLINES = (
-    ("root-access-key", "roots with an access key"),
-    ("root-mfa", "roots without MFA"),
-    ("console-user-mfa", "console users without MFA"),
-    ("access-key-rotation", "keys older than 90 days"),
-    ("unused-credentials", "unused credentials"),
-)
 HEATMAP_ACCOUNTS = 60  # the accounts with the most findings; the compliance page has them all
 
 
 def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    reports = data.as_of(database, date, accounts)
+    reports = questions.as_of(database, date, accounts)
     if not reports:
         return [notice(f"No snapshot on or before {date} for these accounts. Pick another date or account.")]
     stale = [r for r in reports if r["snapshot_date"] < date - dt.timedelta(days=1)]
-    failed = [h for h in data.health(database, accounts, date) if h["last_status"] == "failed"]
+    failed = [h for h in questions.health(database, accounts, date) if h["last_status"] == "failed"]
     evaluation = evaluate(database, date, accounts, with_first_seen=False)
     failing: dict[str, int] = {}
     per_account: dict[str, dict[str, int]] = {}
@@ -44,7 +36,7 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
         card("machine IAM users", sum(r["machines"] for r in reports)),
         card("dormant IAM users", sum(r["dormant"] for r in reports)),
     ]
-    risks = [card(label, failing.get(rule, 0), warn=failing.get(rule, 0) > 0) for rule, label in HEADLINES]
+    risks = [card(label, failing.get(rule, 0), warn=failing.get(rule, 0) > 0) for rule, label in questions.HEADLINES]
     worst = sorted(per_account, key=lambda a: -sum(per_account[a].values()))[:HEATMAP_ACCOUNTS]
     rules = [r.id for r in evaluation.rules if r.decidable]
     heatmap = figures.findings_heatmap(
@@ -54,7 +46,7 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
         f"Failing users per rule on {date}",
     )
     start = filters.start or date - dt.timedelta(days=89)
-    days = data.per_day(database, start, filters.end or date, accounts)
+    days = questions.per_day(database, start, filters.end or date, accounts)
     trend = figures.users_by_class(
         [d["snapshot_date"] for d in days],
         {name: [d[name] for d in days] for name in ("humans", "machines", "dormant")},

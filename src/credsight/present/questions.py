@@ -1,4 +1,7 @@
-"""The questions the pages ask, as SQL with bound parameters, answered per request."""
+"""The questions the dashboard's pages and the shareable report ask, as SQL with bound parameters.
+
+Outside the dashboard package, so that `credsight report` does not load the web app.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,15 @@ from typing import Any
 
 from credsight.query import Database
 from credsight.scope import select_accounts
+
+# The headline risks: a rule, and what its failing rows are called on a card.
+HEADLINES = (
+    ("root-access-key", "roots with an access key"),
+    ("root-mfa", "roots without MFA"),
+    ("console-user-mfa", "console users without MFA"),
+    ("access-key-rotation", "keys older than 90 days"),
+    ("unused-credentials", "unused credentials"),
+)
 
 # Each account's snapshot as of $date, with its counts.
 AS_OF = """
