@@ -15,7 +15,7 @@ from rich.table import Table
 from credsight.present.exports import write_csv, write_json
 from credsight.query import Database
 from credsight.rules.changes import KINDS, changes
-from credsight.scope import ScopeError, select_accounts
+from credsight.scope import ScopeError
 from credsight.store import Store
 
 DEFAULT_DAYS = 7
@@ -35,7 +35,7 @@ def run_changes(
     if unknown:
         raise ScopeError(f"--kind {unknown[0]!r} is not a kind of change; the kinds are: {', '.join(KINDS)}")
     with Database(store) as database:
-        chosen = select_accounts(database.account_places(), accounts, ou)
+        chosen = database.scope(accounts, ou)
         last = until or database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
         found = changes(database, since or last - dt.timedelta(days=DEFAULT_DAYS - 1), until, chosen)
     if kinds:

@@ -355,13 +355,12 @@ def report(
     from credsight.present.report import scope_label, write_report
     from credsight.query import Database
     from credsight.rules.exceptions import accepted_risks
-    from credsight.scope import select_accounts
 
     ids = parse_ids(account, "--account")
     with Database(open_store(store, endpoint_url)) as database:
         if database.newest_snapshot() is None:
             raise UserError(f"the store {store} holds no snapshots; collect or ingest some first")
-        chosen = select_accounts(database.account_places(), ids, ou)
+        chosen = database.scope(ids, ou)
         risks = accepted_risks(exceptions)
         text = write_report(database, maybe_date(date, "--date"), chosen, redact, scope_label(ids, ou), risks)
     try:

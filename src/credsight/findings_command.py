@@ -22,7 +22,6 @@ from credsight.query import Database
 from credsight.rules.catalogue import RULES, SEVERITIES, Rule
 from credsight.rules.exceptions import AcceptedRisk, accepted_risks
 from credsight.rules.findings import evaluate
-from credsight.scope import select_accounts
 from credsight.store import Store
 
 FORMATS = ("table", "csv", "json", "ocsf", "asff")
@@ -63,7 +62,7 @@ def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdo
     """Evaluate and write the findings; returns 4 when an open finding is at or above --fail-on."""
     risks = accepted_risks(request.exceptions)
     with Database(store) as database:
-        accounts = select_accounts(database.account_places(), request.accounts, request.ou)
+        accounts = database.scope(request.accounts, request.ou)
         evaluation = evaluate(database, request.date, accounts, request.rules or None, request.limits)
     findings, found = marked_records(evaluation.findings, risks, request.today)
     catalogue = {rule.id: rule for rule in RULES}

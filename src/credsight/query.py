@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from credsight.model import ReportLayout, render_report
+from credsight.scope import select_accounts
 from credsight.store import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA, Part, Store, schema_of
 
 # Columns that exist so the original CSV can be written back; `reports` leaves them out.
@@ -178,11 +179,12 @@ class Database:
         found = self.sql("SELECT max(snapshot_date) AS d FROM daily").first()
         return found["d"] if found else None
 
-    def account_places(self) -> list[tuple[str, str | None]]:
-        """(account id, OU path) of every account with metadata, for scope.select_accounts."""
-        return [
+    def scope(self, accounts: Sequence[str], ou: str | None) -> list[str] | None:
+        """The account ids chosen by --account and --ou (None: every account); see scope.select_accounts."""
+        places = [
             (r["account_id"], r["ou_path"]) for r in self.sql("SELECT account_id, ou_path FROM account_metadata").rows
         ]
+        return select_accounts(places, accounts, ou)
 
     def named(self, name: str, **parameters: object) -> Result:
         return self.sql(QUERIES[name], parameters)

@@ -15,7 +15,6 @@ from rich.table import Table
 from credsight.present.exports import write_csv, write_json
 from credsight.query import Database
 from credsight.rules.trends import migration_projection, per_day
-from credsight.scope import select_accounts
 from credsight.store import Store
 
 DEFAULT_DAYS = 90
@@ -35,7 +34,7 @@ def run_trends(
     out: IO[str] = sys.stdout,
 ) -> None:
     with Database(store) as database:
-        chosen = select_accounts(database.account_places(), accounts, ou)
+        chosen = database.scope(accounts, ou)
         end = end or database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
         start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
         table = per_day(database, start, end, chosen)

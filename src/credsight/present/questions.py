@@ -6,11 +6,9 @@ Outside the dashboard package, so that `credsight report` does not load the web 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from credsight.query import Database
-from credsight.scope import select_accounts
 
 # The headline risks: a rule, and what its failing rows are called on a card.
 HEADLINES = (
@@ -54,10 +52,6 @@ HEALTH = """
     FROM latest AS l LEFT JOIN success AS s USING (account_id) LEFT JOIN failure AS f USING (account_id)
     LEFT JOIN account_metadata AS m USING (account_id)
     ORDER BY l.last_status = 'success', days_since_success DESC NULLS FIRST, l.account_id"""
-
-
-def scope(database: Database, accounts: Sequence[str], ou: str | None) -> list[str] | None:
-    return select_accounts(database.account_places(), accounts, ou)
 
 
 def account_choices(database: Database) -> list[dict[str, Any]]:

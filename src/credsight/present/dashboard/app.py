@@ -142,7 +142,7 @@ def render_page(view: StoreView, pages: dict[str, Page], pathname: str, filters:
             ]
         bar = filter_bar(filters, questions.account_choices(database), questions.ou_choices(database), newest)
         try:
-            accounts = questions.scope(database, filters.accounts, filters.ou)
+            accounts = database.scope(filters.accounts, filters.ou)
         except UserFixable as e:
             return [bar, notice(str(e))]
         return [bar, *page(database, filters, filters.date or newest, accounts)]
