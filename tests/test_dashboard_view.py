@@ -33,3 +33,23 @@ def test_pages_are_drawn_once_per_state_of_the_store(tmp_path: Path) -> None:
     with view.open() as second:
         assert second is not first
     assert drawn == [2, 5]
+
+
+def test_a_day_an_account_was_not_collected_keeps_its_users_in_the_trend(tmp_path: Path) -> None:
+    """A collection gap is not people leaving: the trend counts the account's last snapshot before it."""
+    from credsight.present import questions
+
+    other = "109876543210"
+    store = Store(str(tmp_path / "store"))
+    days = [dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)]
+    both = [(ACCOUNT, "alice"), (other, "bob")]
+    snapshots = [
+        Snapshot(report(user_row(user, account=account), account=account), f"{account}-{day}.csv", day, account)
+        for day in days
+        for account, user in both
+        if not (account == other and day == days[1])  # the other account missed the second day
+    ]
+    Run(store).write(snapshots)
+    with Database(store) as database:
+        trend = questions.per_day(database, days[0], days[-1], None)
+    assert [(r["snapshot_date"], r["humans"], r["accounts"]) for r in trend] == [(day, 2, 2) for day in days]

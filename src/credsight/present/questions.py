@@ -26,12 +26,19 @@ AS_OF = """
                WHERE snapshot_date <= $date AND ($accounts IS NULL OR list_contains($accounts, account_id))
                GROUP BY account_id) AS newest USING (account_id, snapshot_date)"""
 
+# Per day of the period: users by class over the accounts; an account not collected that day counts
+# with its last snapshot before it, so that a collection gap is not read as people leaving.
 PER_DAY = """
-    SELECT snapshot_date, sum(humans)::BIGINT AS humans, sum(machines)::BIGINT AS machines,
-           sum(dormant)::BIGINT AS dormant, count(*) AS accounts
-    FROM daily
-    WHERE snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, account_id))
-    GROUP BY snapshot_date ORDER BY snapshot_date"""
+    WITH days AS (SELECT DISTINCT snapshot_date FROM daily WHERE snapshot_date BETWEEN $from AND $to),
+    chosen AS (
+        SELECT DISTINCT account_id FROM daily
+        WHERE snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, account_id))
+    )
+    SELECT g.snapshot_date, sum(d.humans)::BIGINT AS humans, sum(d.machines)::BIGINT AS machines,
+           sum(d.dormant)::BIGINT AS dormant, count(d.account_id) AS accounts
+    FROM (SELECT * FROM days CROSS JOIN chosen) AS g
+    ASOF LEFT JOIN daily AS d ON g.account_id = d.account_id AND g.snapshot_date >= d.snapshot_date
+    GROUP BY g.snapshot_date ORDER BY g.snapshot_date"""
 
 HEALTH = """
     WITH attempts AS (
