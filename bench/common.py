@@ -18,7 +18,7 @@ from pathlib import Path
 
 from credsight.demo import DemoOrganization
 from credsight.demo_store import build_demo_store
-from credsight.rules.history import summarise
+from credsight.rules.history import compact_and_summarise
 from credsight.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -32,8 +32,7 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
         started = time.perf_counter()
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
-            store.compact()
-            summarise(store)
+            compact_and_summarise(store)
         (folder / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
     return store
 
@@ -117,6 +116,9 @@ class GarbageCollections:
         else:
             self.cpu += time.thread_time() - self._started
             self.full += info["generation"] == 2
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven by Playwright without a browser download (see FACTS.md)
 
 
 def free_port() -> int:

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.common import demo_size_arguments, demo_store, free_port, machine, serving
+from bench.common import CHROMIUM, demo_size_arguments, demo_store, free_port, machine, serving
+from credsight.present.dashboard.shell import NAVIGATION
 from credsight.present.report import write_report
 from credsight.query import Database
 
-PAGES = ("/", "/migration", "/compliance", "/users", "/regions", "/changes", "/health")
-CHROMIUM = "/usr/bin/chromium"
+PAGES = tuple(path for path, _label in NAVIGATION)
 WAIT_MS = 120_000
 DRAWN = """view => {
     const mark = document.querySelector('#drawn');

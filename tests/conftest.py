@@ -75,8 +75,6 @@ def report(
     return (eol.join(lines) + (eol if final else "")).encode()
 
 
-# Debian's chromium, driven by Playwright without a browser download (see FACTS.md).
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 import dash
 import pyarrow as pa
 import pytest
+from bench.common import CHROMIUM
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, expect, sync_playwright
 from werkzeug.serving import make_server
 
@@ -35,7 +36,7 @@ from credsight.query import Database
 from credsight.rules.history import summarise
 from credsight.runs import Run, Snapshot
 from credsight.store import Store
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, report, user_row
+from tests.conftest import CHROMIUM_ARGS, report, user_row
 
 WAIT_MS = 20_000
 expect.set_options(timeout=WAIT_MS)  # every expectation waits as long as the waits do (the machine is shared)

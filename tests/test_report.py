@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from bench.common import CHROMIUM
 from playwright.sync_api import sync_playwright
 
 from credsight.demo import DemoOrganization
 from credsight.demo_store import build_demo_store
 from credsight.runs import Run, Snapshot
 from credsight.store import ACCOUNT_SCHEMA, Store
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, report, user_row
+from tests.conftest import CHROMIUM_ARGS, report, user_row
 
 CRAFTED = '<img src=x onerror="window.__xss=1">'  # a user's name
 CRAFTED_ACCOUNT = '<svg onload="window.__xss=2">'  # an account's name

@@ -373,14 +373,12 @@ def report(
 @app.command()
 def compact(store: StoreOption = DEFAULT_STORE, endpoint_url: EndpointOption = None) -> None:
     """Merge each month's parts into one file (nothing is dropped; views are unchanged)."""
-    from credsight.rules.history import summarise
+    from credsight.rules.history import compact_and_summarise
 
-    target = open_store(store, endpoint_url)
-    merged = target.compact()
-    summarised = summarise(target)
+    merged, summarised = compact_and_summarise(open_store(store, endpoint_url))
     typer.echo(
         (f"merged {merged} parts" if merged else "nothing to compact")
-        + (f"; summarised {summarised} months for first-seen dates" if summarised else "")
+        + (f"; wrote {summarised} summaries (first-seen dates, changes)" if summarised else "")
     )
 
 
@@ -398,7 +396,7 @@ def demo(
     """Build a store of a synthetic organization's credential reports (kept if already there)."""
     from credsight.demo import DemoOrganization
     from credsight.demo_store import build_demo_store
-    from credsight.rules.history import summarise
+    from credsight.rules.history import compact_and_summarise
 
     target = open_store(store, None, must_exist=False)
     if target.live_parts()["daily"]:
@@ -406,8 +404,7 @@ def demo(
     else:
         organization = DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users_per_account)
         summary = build_demo_store(target, organization, progress=sys.stderr.isatty())
-        target.compact()
-        summarise(target)
+        compact_and_summarise(target)
         typer.echo(f"built the demo organization in {store}: {summary.reports} reports, {summary.rows} rows")
     typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)
     if serve:

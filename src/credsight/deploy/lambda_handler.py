@@ -158,10 +158,9 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
     from credsight.present.finding_formats import marked_records
     from credsight.query import Database
     from credsight.rules.findings import evaluate
-    from credsight.rules.history import summarise
+    from credsight.rules.history import compact_and_summarise
 
-    merged = store.compact()
-    summarise(store)
+    merged, _summaries = compact_and_summarise(store)
     with Database(store) as database:
         evaluation = evaluate(database)
     _marked, found = marked_records(evaluation.findings, [], dt.datetime.now(dt.UTC).date())

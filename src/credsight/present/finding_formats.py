@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from credsight.model import ROOT_USER
 from credsight.rules.catalogue import RULES, Rule
 from credsight.rules.exceptions import AcceptedRisk, mark
 
@@ -95,7 +96,7 @@ def ocsf(record: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
     partition = (record["arn"] or "arn:aws").split(":")[1]
     day = dt.date.fromisoformat(record["snapshot_date"])
     first = dt.date.fromisoformat(record["first_seen"]) if record["first_seen"] else None
-    is_root = record["user"] == "<root_account>"
+    is_root = record["user"] == ROOT_USER
     return {
         "activity_id": 1,
         "activity_name": "Create",
@@ -185,7 +186,7 @@ def asff(record: Mapping[str, Any], rule: Rule, region: str) -> dict[str, Any]:
         },
         "Resources": [
             {
-                "Type": "AwsAccount" if record["user"] == "<root_account>" else "AwsIamUser",
+                "Type": "AwsAccount" if record["user"] == ROOT_USER else "AwsIamUser",
                 "Id": record["arn"],
                 "Partition": partition,
                 "Region": region,

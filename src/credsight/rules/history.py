@@ -128,3 +128,9 @@ def last_passed(
     combined = COMBINED.format(latest=latest, months=" UNION ALL ".join(parts))
     used = {k: values[k] for rule in rules for k in rule.thresholds}
     database.connection.execute(f"CREATE OR REPLACE TEMP TABLE last_passed AS {combined}", {**used, "date": date})
+
+
+def compact_and_summarise(store: Store) -> tuple[int, int]:
+    """Merge each month's parts into one file, then summarise the new files: (parts merged, summaries written)."""
+    merged = store.compact()
+    return merged, summarise(store)
