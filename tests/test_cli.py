@@ -130,6 +130,7 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
         (["deploy", "package", "--out", "{missing}.zip", "--architecture", "sparc"], "Lambda runs x86_64 or arm64"),
         (["athena-ddl", "--location", "{store}"], "is not an S3 location"),
         (["serve", "--store", "{store}", "--exceptions", "{missing}/x.toml"], "no exceptions file"),
+        (["report", "--store", "{store}", "--out", "{missing}.html", "--date", "2015-01-01"], "pick a later --date"),
         (
             ["report", "--store", "{store}", "--out", "{missing}.html", "--exceptions", "{missing}/x.toml"],
             "no exceptions",

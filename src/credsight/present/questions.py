@@ -6,7 +6,11 @@ Outside the dashboard package, so that `credsight report` does not load the web 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
 
 from credsight.query import Database
 
@@ -108,3 +112,51 @@ def remaining_humans(database: Database, date: dt.date, accounts: list[str] | No
 
 def humans_by_ou(database: Database, date: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:
     return database.sql(HUMANS_BY_OU, {"date": date, "accounts": accounts}).rows
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: object
+    warn: bool = False
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What the overview and the shareable report open with, for a date and a set of accounts."""
+
+    accounts: int  # with a snapshot on or before the date
+    cards: list[Card]  # accounts covered, stale, failed; IAM users by class
+    risks: list[Card]  # the headline risks (HEADLINES)
+    failing: dict[str, dict[str, int]]  # failing users per account and rule
+
+
+def headline(database: Database, date: dt.date, accounts: list[str] | None, results: pa.Table) -> Headline | None:
+    """None when no account has a snapshot on or before `date`. `results`: an evaluation's per rule and account."""
+    reports = as_of(database, date, accounts)
+    if not reports:
+        return None
+    stale = [r for r in reports if r["snapshot_date"] < date - dt.timedelta(days=1)]
+    failed = [h for h in health(database, accounts, date) if h["last_status"] == "failed"]
+    per_rule: dict[str, int] = {}
+    per_account: dict[str, dict[str, int]] = {}
+    for row in results.to_pylist():
+        per_rule[row["rule"]] = per_rule.get(row["rule"], 0) + row["failed"]
+        per_account.setdefault(row["account_id"], {})[row["rule"]] = row["failed"]
+    cards = [
+        Card("accounts covered", len(reports) - len(stale)),
+        Card("accounts stale (no snapshot for 2+ days)", len(stale), bool(stale)),
+        Card("accounts whose last collection failed", len(failed), bool(failed)),
+        Card("human IAM users", sum(r["humans"] for r in reports)),
+        Card("machine IAM users", sum(r["machines"] for r in reports)),
+        Card("dormant IAM users", sum(r["dormant"] for r in reports)),
+    ]
+    risks = [Card(label, per_rule.get(rule, 0), per_rule.get(rule, 0) > 0) for rule, label in HEADLINES]
+    return Headline(len(reports), cards, risks, per_account)
+
+
+def by_class(days: Sequence[dict[str, Any]]) -> tuple[list[dt.date], dict[str, list[int]]]:
+    """per_day's rows as the days and, per user class, the counts (figures.users_by_class)."""
+    return [d["snapshot_date"] for d in days], {
+        name: [d[name] for d in days] for name in ("humans", "machines", "dormant")
+    }

@@ -13,12 +13,12 @@ import hmac
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
+from credsight.errors import UserFixable
 from credsight.model import ROOT_USER
 from credsight.present import figures, questions
 from credsight.present.finding_formats import product_version
@@ -30,13 +30,6 @@ from credsight.rules.trends import migration_projection
 
 REDACT_KEY_VARIABLE = "CREDSIGHT_REDACT_KEY"
 DEFAULT_REDACT_KEY = b"credsight pseudonyms"  # stable, but names can be guessed back: set the variable
-
-
-@dataclass(frozen=True)
-class Card:
-    label: str
-    value: object
-    warn: bool = False
 
 
 def pseudonym(account: str, user: str, key: bytes) -> str:
@@ -58,28 +51,15 @@ def write_report(
     date = date or database.newest_snapshot()
     if date is None:
         raise ValueError("the store holds no snapshots")
-    reports = questions.as_of(database, date, accounts)
     evaluation = evaluate(database, date, accounts)
+    opening = questions.headline(database, date, accounts, evaluation.results)
+    if opening is None:
+        raise UserFixable(f"no snapshot on or before {date} for these accounts; pick a later --date or other accounts")
     health = questions.health(database, accounts, date)
     key = os.environ.get(REDACT_KEY_VARIABLE, "").encode() or DEFAULT_REDACT_KEY
     marked = mark(evaluation.findings, risks, dt.datetime.now(dt.UTC).date())
     findings = [_finding(row, redact, key) for row in marked.to_pylist()]
-    failing: dict[str, int] = {}
-    per_account: dict[str, dict[str, int]] = {}
-    for row in evaluation.results.to_pylist():
-        failing[row["rule"]] = failing.get(row["rule"], 0) + row["failed"]
-        per_account.setdefault(row["account_id"], {})[row["rule"]] = row["failed"]
-    stale = [r for r in reports if r["snapshot_date"] < date - dt.timedelta(days=1)]
-    failed = [h for h in health if h["last_status"] == "failed"]
-    cards = [
-        Card("accounts covered", len(reports) - len(stale)),
-        Card("accounts stale", len(stale), bool(stale)),
-        Card("accounts whose last collection failed", len(failed), bool(failed)),
-        Card("human IAM users", sum(r["humans"] for r in reports)),
-        Card("machine IAM users", sum(r["machines"] for r in reports)),
-        Card("dormant IAM users", sum(r["dormant"] for r in reports)),
-    ]
-    headline = [Card(label, failing.get(rule, 0), failing.get(rule, 0) > 0) for rule, label in questions.HEADLINES]
+    per_account = opening.failing
     rules = [rule.id for rule in RULES if rule.decidable]
     accounts_shown = sorted(per_account)
     days = questions.per_day(database, date - dt.timedelta(days=89), date, accounts)
@@ -90,11 +70,7 @@ def write_report(
             [[per_account[a].get(rule, 0) for a in accounts_shown] for rule in rules],
             f"Failing users per rule on {date}",
         ),
-        figures.users_by_class(
-            [d["snapshot_date"] for d in days],
-            {name: [d[name] for d in days] for name in ("humans", "machines", "dormant")},
-            "IAM users by class, the last 90 days",
-        ),
+        figures.users_by_class(*questions.by_class(days), "IAM users by class, the last 90 days"),
     ]
     html_figures = [
         Markup(plot.to_html(full_html=False, include_plotlyjs=index == 0, config={"displaylogo": False}))
@@ -105,13 +81,13 @@ def write_report(
     )
     return environment.get_template("report.html.j2").render(
         date=date,
-        accounts_in_scope=len(reports),
+        accounts_in_scope=opening.accounts,
         scope=scope,
         written=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         version=product_version(),
         redacted=redact,
-        cards=cards,
-        risks=headline,
+        cards=opening.cards,
+        risks=opening.risks,
         figures=html_figures,
         projection=migration_projection(database, date, accounts).describe(),
         findings=findings,

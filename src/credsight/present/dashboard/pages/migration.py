@@ -49,9 +49,7 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
         dcc.Graph(
             id="migration-trend",
             figure=figures.users_by_class(
-                [d["snapshot_date"] for d in days],
-                {name: [d[name] for d in days] for name in ("humans", "machines", "dormant")},
-                f"IAM users by class, {start} to {filters.end or date}",
+                *questions.by_class(days), f"IAM users by class, {start} to {filters.end or date}"
             ),
         ),
         dcc.Graph(
