@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from credsight.demo import DemoOrganization
-from credsight.demo_store import build_demo_store
-from credsight.rules.history import compact_and_summarise
+from credsight.demo.store import build_demo_store
+from credsight.query.maintenance import compact_and_summarise
+from credsight.rules.summaries import SUMMARY_KINDS
 from credsight.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -32,7 +33,7 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
         started = time.perf_counter()
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
-            compact_and_summarise(store)
+            compact_and_summarise(store, SUMMARY_KINDS)
         (folder / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
     return store
 

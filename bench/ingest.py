@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bench.common import machine
 from credsight.demo import DemoOrganization
-from credsight.model import ReportInput
-from credsight.parser import parse_reports
+from credsight.report.model import ReportInput
+from credsight.report.parser import parse_reports
 from credsight.sources.files import ingest
 from credsight.store import Store
 

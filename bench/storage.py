@@ -16,7 +16,7 @@ import duckdb
 
 from bench.common import folder_bytes, machine
 from credsight.demo import DemoOrganization
-from credsight.demo_store import build_demo_store
+from credsight.demo.store import build_demo_store
 from credsight.query import Database
 from credsight.store import Store
 

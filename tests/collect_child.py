@@ -9,7 +9,7 @@ import sys
 
 import boto3
 
-from credsight.collect_command import CollectRequest, run_collect
+from credsight.cli.collect import CollectRequest, run_collect
 from credsight.sources import collect
 from credsight.sources.aws import Aws
 from credsight.store import Store

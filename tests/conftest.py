@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from credsight.model import CURRENT_HEADER, OLD_HEADER
+from credsight.report.model import CURRENT_HEADER, OLD_HEADER
 from credsight.store import Store
 
 ACCOUNT = "012345678901"

@@ -9,11 +9,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from credsight.model import CURRENT_HEADER
 from credsight.query import Database
+from credsight.report.model import CURRENT_HEADER
 from credsight.rules.changes import CHANGE_SCHEMA, KINDS, changes
-from credsight.runs import Run, Snapshot
-from credsight.store import ACCOUNT_SCHEMA, Store
+from credsight.store import Store
+from credsight.store.runs import Run, Snapshot
+from credsight.store.schemas import ACCOUNT_SCHEMA
 from tests.conftest import ACCOUNT, ROOT_ROW, report, user_row
 
 OTHER = "999988887777"
@@ -350,7 +351,8 @@ def test_times_are_utc_whatever_the_session_time_zone(tmp_path: Path) -> None:
         D2: {ACCOUNT: report(user_row("a", access_key_1_last_rotated=NEW_KEY))},
     }
     with stored(tmp_path, days) as database:
-        database.connection.execute("SET TimeZone = 'Asia/Kolkata'")
+        database.sql("SET GLOBAL TimeZone = 'Asia/Kolkata'")  # every cursor of the database, the changes' too
+        assert database.sql("SELECT current_setting('TimeZone') AS zone").rows == [{"zone": "Asia/Kolkata"}]
         rotated = [r for r in rows_of(database) if r["kind"] == "access_key_rotated"]
     assert [(r["before"], r["after"]) for r in rotated] == [(ROTATED, NEW_KEY)]
 

@@ -108,7 +108,10 @@ def test_path_and_rows_must_agree_on_the_account(tmp_path: Path) -> None:
     [
         (["query", "--bogus"], "No such option: --bogus"),
         (["query", "--store", "{store}", "select * from nowhere"], "the query failed: Catalog Error"),
-        (["query", "--store", "{store}", "select 1", "--format", "xml"], "--format 'xml' is not one of"),
+        (
+            ["query", "--store", "{store}", "select 1", "--format", "xml"],
+            "'--format': 'xml' is not one of 'table', 'csv', 'json'",
+        ),
         (["query", "--store", "{missing}", "select 1"], "no store at"),
         (["export", "--store", "{store}", "--date", "2026-02-30", "--account", ACCOUNT], "is not a date"),
         (["export", "--store", "{store}", "--date", "2026-11-01", "--account", "12"], "not 12 digits"),
@@ -216,7 +219,7 @@ def test_demo_builds_a_store_once_and_keeps_it(tmp_path: Path) -> None:
     ],
 )
 def test_what_a_path_says_is_checked(path: str, flags: dict[str, str], says: str) -> None:
-    from credsight.model import ReportError
+    from credsight.errors import ReportError
     from credsight.sources.files import describe_path
 
     with pytest.raises(ReportError, match=says):

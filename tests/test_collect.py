@@ -22,13 +22,13 @@ import pyarrow.csv
 import pytest
 from rich.console import Console
 
-from credsight.collect_command import CollectRequest, choose_accounts, reporting, run_collect, stop_on_signals
+from credsight.cli.collect import CollectRequest, choose_accounts, reporting, run_collect, stop_on_signals
+from credsight.errors import SourceError
 from credsight.query import Database
-from credsight.sources import SourceError
 from credsight.sources.aws import Aws, RoleSettings
 from credsight.sources.collect import Outcome, Settings, collect
+from credsight.sources.credential_report import Timing
 from credsight.sources.organizations import Account, discover, under
-from credsight.sources.report import Timing
 from credsight.store import Store
 from tests.aws_org import (
     MANAGEMENT,
@@ -307,7 +307,7 @@ def test_command_exit_codes_and_json_lines(organization: Organization, tmp_path:
     assert "collected 1 accounts" in result.stdout
     for bad, message in (
         (["--accounts", "12345"], "--accounts: account id '12345' is not 12 digits"),
-        (["--log-format", "xml"], "--log-format 'xml' is not one of text, json"),
+        (["--log-format", "xml"], "'--log-format': 'xml' is not one of 'text', 'json'"),
         (["--concurrency", "0"], "--concurrency"),
         (["--max-age", "soon"], "--max-age 'soon' is not a duration"),
         (["--resume", "yesterday"], "run id 'yesterday' is malformed"),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from credsight.config import ConfigError, default_map
+from credsight.config import default_map
+from credsight.errors import ConfigError
 from tests.conftest import report, user_row
 
 COMMANDS = {"collect": ["store", "concurrency", "role_name"], "compact": ["store"]}

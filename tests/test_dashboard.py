@@ -29,13 +29,15 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Reque
 from werkzeug.serving import make_server
 
 from credsight.demo import DemoOrganization
-from credsight.demo_store import METADATA_SCHEMA, build_demo_store
+from credsight.demo.store import METADATA_SCHEMA, build_demo_store
 from credsight.present.dashboard import create_app
 from credsight.present.dashboard.security import COOKIE, Auth
 from credsight.query import Database
-from credsight.rules.history import summarise
-from credsight.runs import Run, Snapshot
+from credsight.query.maintenance import summarise
+from credsight.rules.summaries import SUMMARY_KINDS
 from credsight.store import Store
+from credsight.store.compaction import compact
+from credsight.store.runs import Run, Snapshot
 from tests.conftest import CHROMIUM_ARGS, report, user_row
 
 WAIT_MS = 20_000
@@ -104,8 +106,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     # The day before without EVIL, so that /changes shows EVIL created on the newest day.
     evil_days = [evil_report(days[-2], with_evil_user=False), evil_report(days[-1])]
     Run(store).write(evil_days, pa.Table.from_pylist(names, schema=METADATA_SCHEMA))
-    store.compact()
-    summarise(store)
+    compact(store)
+    summarise(store, SUMMARY_KINDS)
     return Demo(store, sorted(a.account_id for a in organization.accounts()), days)
 
 

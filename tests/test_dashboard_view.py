@@ -8,8 +8,8 @@ from typing import Any
 
 from credsight.present.dashboard.view import StoreView
 from credsight.query import Database
-from credsight.runs import Run, Snapshot
 from credsight.store import Store
+from credsight.store.runs import Run, Snapshot
 from tests.conftest import ACCOUNT, report, user_row
 
 

@@ -22,14 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from credsight import store
-from credsight.demo_store import METADATA_SCHEMA
+from credsight.demo.store import METADATA_SCHEMA
 from credsight.deploy import athena, iam_policies
 from credsight.deploy.lambda_handler import LambdaSettings
 from credsight.deploy.templates import TEMPLATES, render
-from credsight.runs import Run, Snapshot
 from credsight.sources import aws
 from credsight.store import Store
+from credsight.store import files as store_files
+from credsight.store.runs import Run, Snapshot
 from tests.conftest import ACCOUNT, DAY, report, user_row
 
 NAMES = sorted(TEMPLATES)
@@ -164,7 +164,7 @@ def test_render_prints_the_template_as_json_text(name: str) -> None:
 def test_the_collector_role_grants_exactly_what_the_code_declares(collector: dict[str, Any]) -> None:
     granted = actions(role_statements(collector, "CollectorRole"))
     code = {a for a in granted if not a.startswith(INFRASTRUCTURE)}
-    assert code == set(aws.PERMISSIONS) | set(store.PERMISSIONS)
+    assert code == set(aws.PERMISSIONS) | set(store_files.PERMISSIONS)
     assert granted - code == {"logs:CreateLogStream", "logs:PutLogEvents", "kms:GenerateDataKey", "kms:Decrypt"}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from credsight.cli import app
+from credsight.cli.app import app
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from credsight.model import CURRENT_HEADER
+from credsight.errors import FindingsError
 from credsight.query import Database
+from credsight.report.model import CURRENT_HEADER
 from credsight.rules.catalogue import RULES, CatalogueError, Rule, check_catalogue
-from credsight.rules.findings import FindingsError, evaluate, select_rules
-from credsight.runs import Run, Snapshot
+from credsight.rules.findings import evaluate, select_rules
 from credsight.store import Store
+from credsight.store.runs import Run, Snapshot
 from tests.conftest import ROOT_ROW, user_row
 
 DAY = dt.date(2026, 11, 23)

@@ -13,8 +13,9 @@ import boto3
 import pytest
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
+from credsight.errors import ExceptionsError
 from credsight.rules.catalogue import RULES
-from credsight.rules.exceptions import AcceptedRisk, ExceptionsError, load_exceptions, match
+from credsight.rules.exceptions import AcceptedRisk, load_exceptions, match
 from credsight.store import Store
 from tests.conftest import user_row
 from tests.test_findings import CLEAN, DAY, account_for, root_row, write_reports
@@ -146,8 +147,8 @@ def test_bad_input_is_one_line(store_path: Path, tmp_path: Path) -> None:
     for args, message in (
         (["--exceptions", str(bad)], "'expires' must be a date"),
         (["--exceptions", str(tmp_path / "none.toml")], "no exceptions file"),
-        (["--format", "xml"], "--format 'xml' is not one of table, csv, json, ocsf, asff"),
-        (["--fail-on", "severe"], "--fail-on 'severe' is not one of"),
+        (["--format", "xml"], "'--format': 'xml' is not one of 'table', 'csv', 'json', 'ocsf', 'asff'"),
+        (["--fail-on", "severe"], "'--fail-on': 'severe' is not one of 'informational', 'low'"),
         (["--rule", "nope"], "no rule 'nope'"),
         (["--ou", "Root/Nowhere"], "no account under --ou 'Root/Nowhere'"),
         (["--date", "2026-13-01"], "--date '2026-13-01' is not a date"),

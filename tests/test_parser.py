@@ -9,14 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credsight.model import (
-    CURRENT_HEADER,
-    OLD_HEADER,
-    ReportError,
-    ReportInput,
-    render_report,
-)
-from credsight.parser import parse_reports
+from credsight.errors import ReportError
+from credsight.report.model import CURRENT_HEADER, OLD_HEADER, ReportInput, render_report
+from credsight.report.parser import parse_reports
 from tests.conftest import ACCOUNT, DAY, report, user_row
 
 

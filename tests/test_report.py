@@ -14,9 +14,10 @@ from bench.common import CHROMIUM
 from playwright.sync_api import sync_playwright
 
 from credsight.demo import DemoOrganization
-from credsight.demo_store import build_demo_store
-from credsight.runs import Run, Snapshot
-from credsight.store import ACCOUNT_SCHEMA, Store
+from credsight.demo.store import build_demo_store
+from credsight.store import Store
+from credsight.store.runs import Run, Snapshot
+from credsight.store.schemas import ACCOUNT_SCHEMA
 from tests.conftest import CHROMIUM_ARGS, report, user_row
 
 CRAFTED = '<img src=x onerror="window.__xss=1">'  # a user's name

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from credsight.query import Database
-from credsight.rollups import USER_CLASSES
-from credsight.runs import Run, Snapshot
 from credsight.store import Store
+from credsight.store.runs import Run, Snapshot
+from credsight.store.schemas import USER_CLASSES
 from tests.conftest import ACCOUNT, DAY, ROOT_ROW, report, user_row
 
 NO_KEY = {"access_key_1_active": "false", "access_key_1_last_rotated": "N/A", "access_key_1_last_used_date": "N/A"}

@@ -11,10 +11,12 @@ import sys
 import boto3
 import pytest
 
+from credsight.errors import StoreError
 from credsight.query import Database
-from credsight.runs import Run, Snapshot
 from credsight.sources.files import ingest
-from credsight.store import Store, StoreError
+from credsight.store import Store
+from credsight.store.compaction import compact
+from credsight.store.runs import Run, Snapshot
 from tests.conftest import ACCOUNT, DAY, report, user_row
 from tests.test_store import export
 
@@ -97,7 +99,7 @@ def test_compact_on_s3_changes_no_view(moto_endpoint: str, bucket: str) -> None:
         Run(store).write([Snapshot(report(user_row(f"u{offset}")), "r.csv", day, ACCOUNT)])
     with Database(store) as database:
         before = database.sql("select * from reports order by all").rows
-    assert store.compact() == 9
+    assert compact(store) == 9
     assert len(store.live_parts()["reports"]) == 1
     with Database(store) as database:
         assert database.sql("select * from reports order by all").rows == before
@@ -122,15 +124,16 @@ def test_cli_ingests_the_pattern_bucket_into_an_s3_store_and_queries_it(moto_end
 def test_summaries_on_s3_give_the_answers_of_the_rows(moto_endpoint: str, bucket: str) -> None:
     """Summaries written by compact are read back from S3 with their own columns."""
     from credsight.demo import DemoOrganization
-    from credsight.demo_store import build_demo_store
+    from credsight.demo.store import build_demo_store
+    from credsight.query.maintenance import summarise
     from credsight.rules.changes import changes
     from credsight.rules.findings import evaluate
-    from credsight.rules.history import summarise
+    from credsight.rules.summaries import SUMMARY_KINDS
 
     store = Store(f"s3://{bucket}/store", endpoint_url=moto_endpoint)
     build_demo_store(store, DemoOrganization(accounts=2, days=40, seed=2, end=dt.date(2026, 11, 23)))
-    store.compact()
-    assert summarise(store) >= 4  # two kinds, two months at least
+    compact(store)
+    assert summarise(store, SUMMARY_KINDS) >= 4  # two kinds, two months at least
     since = dt.date(2026, 10, 1)
     with Database(store) as database:
         answers = [

@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credsight.model import COLUMNS, CURRENT_HEADER, MARKERS, OLD_HEADER, Kind, ReportError
-from credsight.query import Database, original_report
-from credsight.runs import Failure, Run, Snapshot
-from credsight.store import Store, StoreError, check_run_id
+from credsight.errors import ReportError, StoreError
+from credsight.query.database import Database, original_report
+from credsight.report.model import COLUMNS, CURRENT_HEADER, MARKERS, OLD_HEADER, Kind
+from credsight.store import Store, check_run_id
+from credsight.store.compaction import compact
+from credsight.store.runs import Failure, Run, Snapshot
 from tests.conftest import ACCOUNT, DAY, report, user_row
 
 
@@ -158,7 +160,7 @@ def die_during(tmp_path: Path, patch: str) -> None:
         f"""
         import os, signal, datetime as dt
         import credsight.store as store_module
-        from credsight.runs import Run, Snapshot
+        from credsight.store.runs import Run, Snapshot
         from tests.conftest import report, user_row
         {patch}
         store = store_module.Store({str(tmp_path / "store")!r})
@@ -228,7 +230,7 @@ def test_compact_merges_a_months_parts_and_changes_no_view(store: Store) -> None
     fill(store, 5)
     before = snapshot_of_views(store)
     assert len(store.live_parts()["reports"]) == 5
-    assert store.compact() == 5 * 3
+    assert compact(store) == 5 * 3
     assert len(store.live_parts()["reports"]) == 1
     assert len(list(Path(store.root, "reports").rglob("*.parquet"))) == 1
     assert snapshot_of_views(store) == before
@@ -240,7 +242,7 @@ def test_a_compaction_cut_short_after_its_commit_changes_no_view(store: Store, m
     before = snapshot_of_views(store)
     monkeypatch.setattr(store, "delete", lambda path: (_ for _ in ()).throw(StoreError("cut")))
     with pytest.raises(StoreError):
-        store.compact()
+        compact(store)
     assert len(list(Path(store.root, "reports").rglob("*.parquet"))) == 4  # old parts still on disk
     assert snapshot_of_views(store) == before
 
@@ -250,16 +252,16 @@ def test_a_compaction_cut_short_before_its_commit_changes_no_view(
 ) -> None:
     fill(store, 3)
     before = snapshot_of_views(store)
-    original = store._write_table
+    original = store.write_table
 
     def fail_on_daily(directory: str, *args: object, **kwargs: object) -> str:
         if "/daily/" in directory:
             raise OSError("cut")
         return original(directory, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "_write_table", fail_on_daily)
+    monkeypatch.setattr(store, "write_table", fail_on_daily)
     with pytest.raises(OSError):
-        store.compact()
+        compact(store)
     assert snapshot_of_views(store) == before
 
 
@@ -275,7 +277,7 @@ def test_malformed_run_ids_are_refused(run_id: str) -> None:
 @pytest.mark.parametrize("component", ["..", ".", "", "a/b", "a\\b"])
 def test_store_paths_cannot_leave_the_store(store: Store, component: str) -> None:
     with pytest.raises(StoreError, match="leave the store"):
-        store._join("reports", component)
+        store.join("reports", component)
 
 
 def test_nothing_is_written_outside_the_store(tmp_path: Path) -> None:
@@ -298,7 +300,7 @@ def test_compaction_puts_the_newest_days_in_row_groups_of_their_own(store: Store
     for offset in range(12):
         day = start + dt.timedelta(days=offset)
         Run(store).write([Snapshot(report(user_row("alice"), user_row("bob")), f"{offset}.csv", day, ACCOUNT)])
-    store.compact()
+    compact(store)
     files = {p.path.split("/")[-2]: p.path for p in store.live_parts()["reports"]}
 
     def row_group_dates(path: str) -> list[tuple[object, object]]:
@@ -342,15 +344,15 @@ def test_two_compactions_at_once_lose_nothing_and_double_nothing(store: Store, m
     stale = store.live_parts()  # what a second compaction, started now, lists
     deletions: list[str] = []
     monkeypatch.setattr(store, "delete", deletions.append)  # the first one is cut short before deleting
-    store.compact()
+    compact(store)
     assert snapshot_of_views(store) == before
     monkeypatch.undo()
-    monkeypatch.setattr(store, "_live", lambda scan: stale)
-    monkeypatch.setattr(store, "_sweep", lambda scan: None)  # it started before the first one committed
-    store.compact()  # merges the same four parts again, into a file with another name
+    monkeypatch.setattr(store, "live_of", lambda scan: stale)
+    monkeypatch.setattr(store, "sweep", lambda scan: None)  # it started before the first one committed
+    compact(store)  # merges the same four parts again, into a file with another name
     monkeypatch.undo()
     assert snapshot_of_views(store) == before
-    store.compact()  # sweeps what no reader sees
+    compact(store)  # sweeps what no reader sees
     assert snapshot_of_views(store) == before
     assert len(list(Path(store.root, "reports").rglob("*.parquet"))) == 1
     assert export(store, ACCOUNT, DAY) == report(user_row("alice"), user_row("u0"))
@@ -360,7 +362,7 @@ def test_a_part_only_the_losing_compaction_merged_stays_visible(store: Store, mo
     fill(store, 3)
     stale = store.live_parts()
     monkeypatch.setattr(store, "delete", lambda path: None)
-    store.compact()  # the winner: its name sorts first (its newest run is older)
+    compact(store)  # the winner: its name sorts first (its newest run is older)
     monkeypatch.undo()
     late = DAY + dt.timedelta(days=3)
     Run(store).write([Snapshot(report(user_row("late")), "late.csv", late, ACCOUNT)])
@@ -369,9 +371,9 @@ def test_a_part_only_the_losing_compaction_merged_stays_visible(store: Store, mo
         t: stale[t] + [p for p in newest[t] if p.name not in {q.name for q in stale[t]} and "-c" not in p.name[-19:]]
         for t in stale
     }
-    monkeypatch.setattr(store, "_live", lambda scan: both)
-    monkeypatch.setattr(store, "_sweep", lambda scan: None)
-    store.compact()  # the loser merged the three parts and the late one; it backs out
+    monkeypatch.setattr(store, "live_of", lambda scan: both)
+    monkeypatch.setattr(store, "sweep", lambda scan: None)
+    compact(store)  # the loser merged the three parts and the late one; it backs out
     monkeypatch.undo()
     with Database(store) as database:
         days = database.sql("select snapshot_date, count(*) as n from reports group by 1 order by 1").rows

@@ -19,15 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from credsight.errors import UserFixable
+from credsight.errors import ConfigError
 
 ENV_PREFIX = "CREDSIGHT"
 CONFIG_FILE = "credsight.toml"
 CONFIG_VARIABLE = "CREDSIGHT_CONFIG"
-
-
-class ConfigError(UserFixable, ValueError):
-    """credsight.toml cannot be used; the message says where and what to do."""
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> Path | None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from credsight.errors import UserFixable
-from credsight.query import FORMAT_COLUMNS, LAYOUT_COLUMNS
-from credsight.store import MONTHLY_TABLES, OUTCOME_SCHEMA, schema_of
+from credsight.query.views import FORMAT_COLUMNS, LAYOUT_COLUMNS
+from credsight.store.schemas import MONTHLY_TABLES, OUTCOME_SCHEMA, schema_of
 
 FIRST_MONTH = "2014-01"  # the credential report API dates from 2014
 BUCKET_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_./\-]*)?")

@@ -1,6 +1,6 @@
 """The IAM policies of the deployment templates, built from the permissions the code declares.
 
-`credsight.sources.aws.PERMISSIONS` and `credsight.store.PERMISSIONS` say what the collector
+`credsight.sources.aws.PERMISSIONS` and `credsight.store.files.PERMISSIONS` say what the collector
 calls; this module only says where each action may act (its Resource and Condition). An action
 the code declares but this module does not place fails the template build (KeyError), so a new
 call cannot ship without a decision about its scope.
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from credsight import store
 from credsight.sources import aws
+from credsight.store import files as store_files
 
 # Actions the Service Authorization Reference lists with no resource type, and why we call them.
 UNSCOPED_ACTIONS = {
@@ -121,7 +121,7 @@ def document(*statement_list: Any) -> dict[str, Any]:
 
 def collector_policy() -> dict[str, Any]:
     """What the collector function does: the code's permissions and its own logs."""
-    code = statements([*aws.PERMISSIONS, *store.PERMISSIONS], COLLECTOR_SCOPES)
+    code = statements([*aws.PERMISSIONS, *store_files.PERMISSIONS], COLLECTOR_SCOPES)
     logs = {
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

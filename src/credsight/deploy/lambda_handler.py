@@ -33,8 +33,8 @@ from typing import Any
 from credsight.errors import UserFixable
 from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
 from credsight.sources.collect import Settings, Summary, collect
+from credsight.sources.credential_report import Timing
 from credsight.sources.organizations import Account, choose_accounts
-from credsight.sources.report import Timing
 from credsight.store import Store, new_run_id
 
 LOG = logging.getLogger("credsight")
@@ -155,12 +155,13 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
     The findings are those of `credsight findings --format json` for each account's newest
     snapshot, written to <store>/findings/snapshot_date=<day>/findings-<run id>.json.
     """
-    from credsight.present.finding_formats import marked_records
+    from credsight.formats.findings import marked_records
     from credsight.query import Database
+    from credsight.query.maintenance import compact_and_summarise
     from credsight.rules.findings import evaluate
-    from credsight.rules.history import compact_and_summarise
+    from credsight.rules.summaries import SUMMARY_KINDS
 
-    merged, _summaries = compact_and_summarise(store)
+    merged, _summaries = compact_and_summarise(store, SUMMARY_KINDS)
     with Database(store) as database:
         evaluation = evaluate(database)
     _marked, found = marked_records(evaluation.findings, [], dt.datetime.now(dt.UTC).date())

@@ -30,8 +30,8 @@ DEPENDENCIES = ("pyarrow", "numpy", "duckdb")
 # In every Lambda Python runtime: the AWS SDK and what it needs (tests put the local copies beside the package).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
-LEFT_OUT_OF_CREDSIGHT = ("demo", "demo_store.py", "__pycache__", "*.pyc")
-LEFT_OUT_OF_PRESENT = ("dashboard", "figures.py", "report.py", "templates")  # findings' formats stay
+# The dashboard, the HTML report, the demo and the command line: nothing the function imports.
+LEFT_OUT_OF_CREDSIGHT = ("present", "demo", "cli", "__pycache__", "*.pyc")
 # pyarrow files the collector never loads (globs relative to the pyarrow folder).
 LEFT_OUT_OF_PYARROW = (
     "include",
@@ -103,13 +103,7 @@ def trim(site: Path) -> None:
 
 def copy_credsight(site: Path) -> None:
     source = Path(__file__).resolve().parent.parent
-    everywhere = shutil.ignore_patterns(*LEFT_OUT_OF_CREDSIGHT)
-
-    def left_out(folder: str, names: list[str]) -> set[str]:
-        present = set(LEFT_OUT_OF_PRESENT) & set(names) if Path(folder) == source / "present" else set()
-        return set(everywhere(folder, names)) | present
-
-    shutil.copytree(source, site / "credsight", ignore=left_out)
+    shutil.copytree(source, site / "credsight", ignore=shutil.ignore_patterns(*LEFT_OUT_OF_CREDSIGHT))
 
 
 def write_zip(site: Path, zip_path: Path) -> PackageSize:

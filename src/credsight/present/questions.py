@@ -25,10 +25,7 @@ HEADLINES = (
 
 # Each account's snapshot as of $date, with its counts.
 AS_OF = """
-    SELECT d.* FROM daily AS d
-    SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM daily
-               WHERE snapshot_date <= $date AND ($accounts IS NULL OR list_contains($accounts, account_id))
-               GROUP BY account_id) AS newest USING (account_id, snapshot_date)"""
+    SELECT d.* FROM daily AS d SEMI JOIN snapshot_days($date, $accounts) USING (account_id, snapshot_date)"""
 
 # Per day of the period: users by class over the accounts; an account not collected that day counts
 # with its last snapshot before it, so that a collection gap is not read as people leaving.
@@ -36,7 +33,7 @@ PER_DAY = """
     WITH days AS (SELECT DISTINCT snapshot_date FROM daily WHERE snapshot_date BETWEEN $from AND $to),
     chosen AS (
         SELECT DISTINCT account_id FROM daily
-        WHERE snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, account_id))
+        WHERE snapshot_date BETWEEN $from AND $to AND in_scope($accounts, account_id)
     )
     SELECT g.snapshot_date, sum(d.humans)::BIGINT AS humans, sum(d.machines)::BIGINT AS machines,
            sum(d.dormant)::BIGINT AS dormant, count(d.account_id) AS accounts
@@ -46,7 +43,7 @@ PER_DAY = """
 
 HEALTH = """
     WITH attempts AS (
-        SELECT * FROM runs WHERE ($accounts IS NULL OR list_contains($accounts, account_id))
+        SELECT * FROM runs WHERE in_scope($accounts, account_id)
     ),
     success AS (
         SELECT account_id, max(snapshot_date) AS last_success FROM attempts WHERE status = 'success' GROUP BY ALL

@@ -19,10 +19,10 @@ import jinja2
 from markupsafe import Markup
 
 from credsight.errors import UserFixable
-from credsight.model import ROOT_USER
+from credsight.formats.findings import product_version
 from credsight.present import figures, questions
-from credsight.present.finding_formats import product_version
 from credsight.query import Database
+from credsight.report.model import ROOT_USER
 from credsight.rules.catalogue import RULES
 from credsight.rules.exceptions import AcceptedRisk, mark
 from credsight.rules.findings import evaluate

@@ -1,11 +1,11 @@
 """The rule catalogue: each rule is metadata (what, why, how to fix, which benchmark controls) plus
 logic, a SQL condition over one row of the typed `reports` view.
 
-The logic is plain SQL evaluated by DuckDB over every row of a snapshot at once. It may use
-the macros in MACROS and the thresholds as `$name` parameters (bound, never pasted). A rule's
-`evidence` is a SQL struct of the values that decided it. The catalogue is checked when
-loaded (`check_catalogue`): ids unique and well formed, severities known, thresholds declared
-with defaults, every column named exists.
+The logic is plain SQL evaluated by DuckDB over every row of a snapshot at once. It may use the
+macros of query/views.py (age_days, any_key_active, is_root_user) and the thresholds as `$name`
+parameters (bound, never pasted). A rule's `evidence` is a SQL struct of the values that decided
+it. The catalogue is checked when loaded (`check_catalogue`): ids unique and well formed,
+severities known, thresholds declared with defaults, every column named exists.
 """
 
 from __future__ import annotations
@@ -13,19 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from credsight.model import COLUMNS, ROOT_USER
+from credsight.report.model import COLUMNS
+from credsight.rules.severity import SEVERITIES
 
-SEVERITIES = ("informational", "low", "medium", "high", "critical")
 RULE_ID = re.compile(r"[a-z][a-z0-9-]*")
-
-# Ages are whole days from the timestamp's UTC date to the snapshot date: a key rotated exactly
-# 90 days before the snapshot is 90 days old, and passes a 90-day limit.
-MACROS = {
-    "age_days": "(ts, day) AS date_diff('day', CAST(ts AS DATE), day)",
-    "any_key_active": "(r) AS coalesce(r.access_key_1_active, false) OR coalesce(r.access_key_2_active, false)",
-}
 
 
 @dataclass(frozen=True)
@@ -53,7 +45,7 @@ class Rule:
     @property
     def applies_to(self) -> str:
         """SQL: true for the rows the rule looks at (the root row, or every other row)."""
-        return f"r.\"user\" = '{ROOT_USER}'" if self.scope == "root" else f"r.\"user\" <> '{ROOT_USER}'"
+        return 'is_root_user(r."user")' if self.scope == "root" else 'NOT is_root_user(r."user")'
 
 
 def _key_evidence(n: int) -> str:
@@ -287,12 +279,6 @@ def check_catalogue(rules: Sequence[Rule]) -> None:
         for name in re.findall(r"\$([a-z_]+)", text):
             if name not in rule.thresholds:
                 raise CatalogueError(f"{rule.id}: threshold ${name} has no default")
-
-
-def define_macros(connection: Any) -> None:
-    """Make MACROS usable on a DuckDB connection (every evaluation calls this first)."""
-    for name, body in MACROS.items():
-        connection.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
 
 
 def thresholds(rules: Sequence[Rule]) -> dict[str, int]:

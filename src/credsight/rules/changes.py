@@ -31,9 +31,11 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from credsight.derived import SummaryKind, place, summaries_of, version_of
 from credsight.query import Database
-from credsight.store import STORED_SCHEMA
+from credsight.query.database import Scratch
+from credsight.query.summaries import reading
+from credsight.store.derived import SummaryKind
+from credsight.store.schemas import STORED_SCHEMA
 
 # Every kind of change, in the words of the `kind` column.
 KINDS: tuple[str, ...] = (
@@ -84,7 +86,7 @@ STEPS: dict[str, str] = {
                row_number() OVER account AS idx,
                lag(snapshot_date) OVER account AS previous_date
         FROM daily
-        WHERE snapshot_date <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
+        WHERE snapshot_date <= $until AND in_scope($accounts, account_id)
         WINDOW account AS (PARTITION BY account_id ORDER BY snapshot_date)""",
     # What a user's row is compared on; the root's last uses only (everyone else's change daily).
     "states": """
@@ -95,7 +97,7 @@ STEPS: dict[str, str] = {
                CASE WHEN is_root THEN access_key_2_last_used_date END AS root_key_2_last_used
         FROM reports
         WHERE snapshot_date BETWEEN $start AND $until
-          AND ($accounts IS NULL OR list_contains($accounts, account_id))""",
+          AND in_scope($accounts, account_id)""",
     # A user's rows in the same state, and the snapshots they span: one island unless some are missing.
     "runs": """
         SELECT grouped.* EXCLUDE (first_date, last_date), first.idx AS first_idx, last.idx AS last_idx
@@ -199,7 +201,7 @@ STEPS: dict[str, str] = {
         SELECT account_id, "user", access_key, last_rotated, region, service,
                min(first_seen) AS first_seen, arg_min(arn, first_seen) AS arn
         FROM key_first_use_parts
-        WHERE first_seen <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
+        WHERE first_seen <= $until AND in_scope($accounts, account_id)
         GROUP BY ALL""",
     "key_news": """
         SELECT account_id, "user", access_key, 'key_new_region' AS kind, region AS after,
@@ -270,34 +272,25 @@ KEY_FIRST_USES = """
         FROM {source}
         WHERE access_key_2_last_used_region IS NOT NULL OR access_key_2_last_used_service IS NOT NULL) AS uses
     ANTI JOIN superseded USING (account_id, snapshot_date, run_id)
-    WHERE snapshot_date <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id))
+    WHERE snapshot_date <= $until AND in_scope($accounts, account_id)
     GROUP BY ALL"""
 
 
-KEY_FIRST_USES_KIND = SummaryKind("key_first_uses", version_of(KEY_FIRST_USES))
+# The summary `credsight compact` keeps per part: every key's first region and service uses in its rows.
+KEY_FIRST_USES_KIND = SummaryKind("key_first_uses", KEY_FIRST_USES, {"until": dt.date.max, "accounts": None})
 
 
-def key_first_uses_summary(database: Database, source: str) -> pa.Table:
-    """A part's summary: every key's first region and service uses in its rows (`source`)."""
-    return database.sql(KEY_FIRST_USES.format(source=source), {"until": dt.date.max, "accounts": None}).table
-
-
-def prepare_key_first_uses(
-    database: Database, until: dt.date, accounts: list[str] | None, use_summaries: bool = True
-) -> None:
-    """Create the temp table key_first_use_parts: first uses from each part's summary where its rows
+def key_first_uses(work: Scratch, until: dt.date, accounts: list[str] | None, use_summaries: bool = True) -> None:
+    """Keep the table key_first_use_parts in `work`: first uses from each part's summary where its rows
     all lie on or before `until`, and from the rows of the other parts (new since the last compaction).
     """
-    found = summaries_of(database.store, database.report_parts, KEY_FIRST_USES_KIND) if use_summaries else {}
-    summarised = {where: path for where, (path, last) in found.items() if last <= until}
-    raw = [part.path for part in database.report_parts if place(part.path) not in summarised]
-    database.register_files("key_history_rows", raw, STORED_SCHEMA)
+    read = reading(work.database, KEY_FIRST_USES_KIND, until, use_summaries)
+    work.files("key_history_rows", read.rows, STORED_SCHEMA)
     first_uses = KEY_FIRST_USES.format(source="key_history_rows")
-    parameters = {"until": until, "accounts": accounts}
-    database.connection.execute(f"CREATE OR REPLACE TEMP TABLE key_first_use_parts AS {first_uses}", parameters)
-    if summarised:
-        database.register_files("key_history_summaries", list(summarised.values()), None)
-        database.connection.execute("INSERT INTO key_first_use_parts BY NAME SELECT * FROM key_history_summaries")
+    if read.summaries:
+        work.files("key_history_summaries", read.summaries, None)
+        first_uses += "\n    UNION ALL BY NAME SELECT * FROM key_history_summaries"
+    work.keep("key_first_use_parts", first_uses, {"until": until, "accounts": accounts})
 
 
 # The earliest snapshot some account compares a snapshot from `since` with: the last one before `since`,
@@ -308,7 +301,7 @@ START_SQL = """
                max(snapshot_date) FILTER (WHERE snapshot_date < $since) OVER (PARTITION BY account_id)
                    AS last_before_since
         FROM daily
-        WHERE snapshot_date <= $until AND ($accounts IS NULL OR list_contains($accounts, account_id)))"""
+        WHERE snapshot_date <= $until AND in_scope($accounts, account_id))"""
 
 
 def changes(
@@ -329,6 +322,7 @@ def changes(
     chosen = None if accounts is None else list(accounts)
     parameters = {"since": since or dt.date.min, "until": last, "accounts": chosen}
     start = database.sql(START_SQL, parameters).rows[0]["start"]
-    prepare_key_first_uses(database, last, chosen, use_summaries)
-    table = database.sql(CHANGES_SQL, {**parameters, "start": start}).table
+    with database.scratch() as work:
+        key_first_uses(work, last, chosen, use_summaries)
+        table = work.sql(CHANGES_SQL, {**parameters, "start": start}).table
     return table.cast(CHANGE_SCHEMA)

@@ -25,14 +25,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from credsight.errors import UserFixable
+from credsight.errors import ExceptionsError
 
 DEFAULT_FILE = "credsight-exceptions.toml"
 FIELDS = ("rule", "account", "user", "reason", "owner", "expires")
-
-
-class ExceptionsError(UserFixable, ValueError):
-    """The exceptions file is malformed; the message names the file, entry and field."""
 
 
 @dataclass(frozen=True)

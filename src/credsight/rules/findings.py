@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from credsight.errors import UserFixable
+from credsight.errors import FindingsError
 from credsight.query import Database
-from credsight.rules.catalogue import RULES, SEVERITIES, Rule, define_macros, thresholds
+from credsight.query.database import Scratch
+from credsight.rules.catalogue import RULES, Rule, thresholds
 from credsight.rules.history import last_passed
+from credsight.rules.severity import SEVERITIES
 
 FINDING_SCHEMA = pa.schema(
     [
@@ -37,12 +39,7 @@ FINDING_SCHEMA = pa.schema(
 
 # Each account's snapshot as of $date: its latest on or before that day.
 SNAPSHOT = """
-    CREATE OR REPLACE TEMP TABLE snapshot AS
-    SELECT {columns} FROM reports AS r
-    SEMI JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM daily
-               WHERE snapshot_date <= $date AND ($accounts IS NULL OR list_contains($accounts, account_id))
-               GROUP BY account_id) AS newest
-    USING (account_id, snapshot_date)"""
+    SELECT {columns} FROM reports AS r SEMI JOIN snapshot_days($date, $accounts) USING (account_id, snapshot_date)"""
 
 FINDINGS = """
     SELECT f.rule, c.severity, f.snapshot_date, s.first_seen, f.account_id, f.account_name,
@@ -73,17 +70,13 @@ FIRST_SEEN = """
 PASSED_OF = "WHEN '{rule}' THEN l.\"{rule}\""
 
 NO_FIRST_SEEN = """
-    CREATE OR REPLACE TEMP TABLE first_seen AS
     SELECT rule, account_id, "user", CAST(NULL AS DATE) AS first_seen FROM found WHERE false"""
+NOTHING_FOUND = "SELECT NULL AS rule, NULL AS account_id WHERE false"
 
 COUNTS = """
-    SELECT account_id, count(*) FILTER (WHERE "user" = '<root_account>') AS root_rows,
-           count(*) FILTER (WHERE "user" <> '<root_account>') AS user_rows
+    SELECT account_id, count(*) FILTER (WHERE is_root_user("user")) AS root_rows,
+           count(*) FILTER (WHERE NOT is_root_user("user")) AS user_rows
     FROM snapshot GROUP BY account_id"""
-
-
-class FindingsError(UserFixable, ValueError):
-    """The evaluation was asked for something that does not exist; the message says what."""
 
 
 @dataclass(frozen=True)
@@ -125,37 +118,40 @@ def evaluate(
     """Evaluate the rules over each account's snapshot as of `date` (default: the latest of all)."""
     rules = select_rules(rule_ids)
     decidable = [rule for rule in rules if rule.decidable]
-    connection = database.connection
-    define_macros(connection)
     if date is None:
         date = database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
     values = {**thresholds(RULES), **(limits or {})}
     parameters: dict[str, object] = {"date": date, "accounts": list(accounts) if accounts is not None else None}
-    connection.execute(SNAPSHOT.format(columns=", ".join(f"r.{c}" for c in columns_used(RULES))), parameters)
     used = {name: values[name] for rule in decidable for name in rule.thresholds}
-    if decidable:
-        # The SQL is assembled from the catalogue's constants only; every value is a bound parameter.
-        union = " UNION ALL ".join(
-            RULE_ROWS.format(
-                rule=rule.id, evidence=rule.evidence, source="snapshot", scope=rule.applies_to, condition=rule.condition
+    with database.scratch() as work:
+        work.keep("snapshot", SNAPSHOT.format(columns=", ".join(f"r.{c}" for c in columns_used(RULES))), parameters)
+        if decidable:
+            # The SQL is assembled from the catalogue's constants only; every value is a bound parameter.
+            union = " UNION ALL ".join(
+                RULE_ROWS.format(
+                    rule=rule.id,
+                    evidence=rule.evidence,
+                    source="snapshot",
+                    scope=rule.applies_to,
+                    condition=rule.condition,
+                )
+                for rule in decidable
             )
-            for rule in decidable
-        )
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE found AS {union}", used)
-        if not with_first_seen:  # an overview needs the counts, not the history
-            connection.execute(NO_FIRST_SEEN)
+            work.keep("found", union, used)
+            if not with_first_seen:  # an overview needs the counts, not the history
+                work.keep("first_seen", NO_FIRST_SEEN)
+            else:
+                last_passed(work, date, decidable, values, use_summaries)
+                passed = " ".join(PASSED_OF.format(rule=rule.id) for rule in decidable)
+                work.keep("first_seen", FIRST_SEEN.format(passed=passed))
         else:
-            last_passed(database, date, decidable, values, use_summaries)
-            passed = " ".join(PASSED_OF.format(rule=rule.id) for rule in decidable)
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE first_seen AS {FIRST_SEEN.format(passed=passed)}")
-    else:
-        connection.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT NULL AS rule WHERE false")
-    findings = _findings(database, decidable)
-    results = _results(database, decidable)
+            work.keep("found", NOTHING_FOUND)
+        findings = _findings(work, decidable)
+        results = _results(work, decidable)
     return Evaluation(date, findings, results, rules)
 
 
-def _findings(database: Database, rules: Sequence[Rule]) -> pa.Table:
+def _findings(work: Scratch, rules: Sequence[Rule]) -> pa.Table:
     if not rules:
         return FINDING_SCHEMA.empty_table()
     catalogue = pa.table(
@@ -165,16 +161,16 @@ def _findings(database: Database, rules: Sequence[Rule]) -> pa.Table:
             "rank": [SEVERITIES.index(rule.severity) for rule in rules],
         }
     )
-    database.connection.register("rule_catalogue", catalogue)
-    return database.sql(FINDINGS).table.cast(FINDING_SCHEMA)
+    work.table("rule_catalogue", catalogue)
+    return work.sql(FINDINGS).table.cast(FINDING_SCHEMA)
 
 
-def _results(database: Database, rules: Sequence[Rule]) -> pa.Table:
+def _results(work: Scratch, rules: Sequence[Rule]) -> pa.Table:
     """Per rule and account: rows evaluated, failed and passed."""
-    counts = database.sql(COUNTS).rows
+    counts = work.sql(COUNTS).rows
     failed = {
         (row["rule"], row["account_id"]): row["n"]
-        for row in database.sql("SELECT rule, account_id, count(*) AS n FROM found GROUP BY ALL").rows
+        for row in work.sql("SELECT rule, account_id, count(*) AS n FROM found GROUP BY ALL").rows
     }
     rows = []
     for rule in rules:

@@ -1,28 +1,23 @@
 """When each user last passed each rule: the history behind a finding's first-seen date.
 
-Reading a year of report rows for this costs seconds. So `summarise` (run by `compact`)
-keeps a small derived file per report part: per user (same creation time) the part's first
+Reading a year of report rows for this costs seconds. So `compact` keeps a small derived file
+per report part (RULE_PASSES_KIND, see query/maintenance.py): per user (same creation time) the part's first
 snapshot and, per rule, the last snapshot where the rule passed, with the default
 thresholds. `last_passed` reads the summary of every part whose rows all lie on or before
 the date asked, and the rows of the other parts (new since the last compaction, or reaching
 past the date); with a threshold other than its default it reads every row.
-
-It keeps a second summary per part for the changes (rules/changes.py): when each access key
-first showed each region and service.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-import pyarrow as pa
-
-from credsight.derived import SummaryKind, place, summaries_of, summary_name, version_of
-from credsight.query import Database
-from credsight.rules.catalogue import RULES, Rule, define_macros, thresholds
-from credsight.rules.changes import KEY_FIRST_USES_KIND, key_first_uses_summary
-from credsight.store import STORED_SCHEMA, Store
+from credsight.query.database import Scratch
+from credsight.query.summaries import reading
+from credsight.rules.catalogue import RULES, Rule, thresholds
+from credsight.store.derived import SummaryKind
+from credsight.store.schemas import STORED_SCHEMA
 
 # Per user (same creation time): the first row, and per rule the last row where it passed.
 PASSES = """
@@ -57,80 +52,28 @@ def summarised_rules() -> tuple[list[Rule], dict[str, int]]:
     return rules, {k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in rules)}
 
 
-def rule_passes_summary(database: Database, source: str) -> pa.Table:
-    """A part's summary for last_passed: the rows' last pass per rule, with the default thresholds."""
-    rules, used = summarised_rules()
-    return database.sql(_passes(rules, source, only_found=False), {**used, "date": dt.date(9999, 12, 31)}).table
-
-
-# The rules, their logic and default thresholds: a summary computed otherwise stands for nothing.
+# A part's summary for last_passed: the rows' last pass per rule, with the default thresholds. Its version
+# is a digest of this SQL and these thresholds: a summary computed otherwise stands for nothing.
 RULE_PASSES_KIND = SummaryKind(
-    "rule_passes", version_of(_passes(summarised_rules()[0], "", False), summarised_rules()[1])
+    "rule_passes",
+    _passes(summarised_rules()[0], "{source}", only_found=False),
+    {**summarised_rules()[1], "date": dt.date(9999, 12, 31)},
 )
-
-# Each kind of summary, and how a part's rows (a table named by the second argument) are summarised.
-SUMMARIES: dict[SummaryKind, Callable[[Database, str], pa.Table]] = {
-    RULE_PASSES_KIND: rule_passes_summary,
-    KEY_FIRST_USES_KIND: key_first_uses_summary,
-}
-
-
-def summarise(store: Store) -> int:
-    """Summarise every live report part that has no summary of each kind; remove summaries of replaced
-    parts and of other versions.
-
-    Run after compaction, when a month is one large part: later reads skip its rows.
-    """
-    written = 0
-    with Database(store) as database:
-        define_macros(database.connection)
-        parts = database.report_parts
-        done = {kind: summaries_of(store, parts, kind) for kind in SUMMARIES}
-        for part in parts:
-            missing = [kind for kind in SUMMARIES if place(part.path) not in done[kind]]
-            if not missing:
-                continue
-            database.register_files("part_rows", [part.path], STORED_SCHEMA)
-            last = database.sql("SELECT max(snapshot_date) AS d FROM part_rows").rows[0]["d"]
-            if last is None:
-                continue
-            for kind in missing:
-                table = SUMMARIES[kind](database, "part_rows")
-                store.write_derived(kind.name, place(part.path)[0], summary_name(part.name, last, kind), table)
-                written += 1
-        for kind in SUMMARIES:
-            kept = {path for path, _last in summaries_of(store, parts, kind).values()}
-            for path in store.derived_files(kind.name).values():
-                if path not in kept:
-                    store.delete(path)
-    return written
 
 
 def last_passed(
-    database: Database, date: dt.date, rules: Sequence[Rule], values: Mapping[str, int], use_summaries: bool = True
+    work: Scratch, date: dt.date, rules: Sequence[Rule], values: Mapping[str, int], use_summaries: bool = True
 ) -> None:
-    """Create the temp table `last_passed`: per user found, the first row and the last pass per rule."""
+    """Keep the table `last_passed` in `work`: per user found, the first row and the last pass per rule."""
     defaults = all(values.get(k, v) == v for k, v in thresholds(RULES).items())
-    summaries = (
-        summaries_of(database.store, database.report_parts, RULE_PASSES_KIND) if defaults and use_summaries else {}
-    )
-    # A part's summary stands for its rows when every row is on or before the date asked.
-    summarised = [path for path, last in summaries.values() if last <= date]
-    used_parts = {place for place, (_path, last) in summaries.items() if last <= date}
-    raw = [part.path for part in database.report_parts if place(part.path) not in used_parts]
-    database.register_files("history_rows", raw, STORED_SCHEMA)
+    read = reading(work.database, RULE_PASSES_KIND, date, use_summaries=defaults and use_summaries)
+    work.files("history_rows", read.rows, STORED_SCHEMA)
     parts = [_passes(rules, "history_rows", only_found=True)]
-    if summarised:
-        database.register_files("history_summaries", summarised, None)
+    if read.summaries:
+        work.files("history_summaries", read.summaries, None)
         columns = ", ".join(f'"{rule.id}"' for rule in rules)
         parts.append(SUMMARY_ROWS.format(columns=columns, only_found=ONLY_FOUND))
     latest = ", ".join(f'max("{rule.id}") AS "{rule.id}"' for rule in rules)
     combined = COMBINED.format(latest=latest, months=" UNION ALL ".join(parts))
     used = {k: values[k] for rule in rules for k in rule.thresholds}
-    database.connection.execute(f"CREATE OR REPLACE TEMP TABLE last_passed AS {combined}", {**used, "date": date})
-
-
-def compact_and_summarise(store: Store) -> tuple[int, int]:
-    """Merge each month's parts into one file, then summarise the new files: (parts merged, summaries written)."""
-    merged = store.compact()
-    return merged, summarise(store)
+    work.keep("last_passed", combined, {**used, "date": date})

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from credsight.query import Database
-from credsight.rules.catalogue import RULES, define_macros, thresholds
+from credsight.rules.catalogue import RULES, thresholds
 
 FIT_DAYS = 60
 OLD_KEY_DAYS = 90
@@ -21,7 +21,7 @@ OLD_KEY_DAYS = 90
 DAILY_COUNTS = """
     SELECT snapshot_date, account_id, users, humans, machines, dormant, console_without_mfa, active_keys
     FROM daily
-    WHERE snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, account_id))"""
+    WHERE snapshot_date BETWEEN $from AND $to AND in_scope($accounts, account_id)"""
 
 # Failing rows per rule, and active keys older than 90 days, per report: one pass over the rows.
 RULE_COUNTS = """
@@ -33,7 +33,7 @@ RULE_COUNTS = """
              AS old_active_keys,
            {failing}
     FROM reports AS r
-    WHERE r.snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, r.account_id))
+    WHERE r.snapshot_date BETWEEN $from AND $to AND in_scope($accounts, r.account_id)
     GROUP BY r.snapshot_date, r.account_id"""
 FAILING = 'count(*) FILTER (WHERE {scope} AND coalesce(({condition}), false)) AS "failing:{rule}"'
 
@@ -58,6 +58,31 @@ class Projection:
         return f"human IAM users reach zero around {self.zero_on} ({self.per_day:+.2f} a day)"
 
 
+PER_DAY = """
+    WITH trend_daily AS ({daily}), trend_counts AS ({counts})
+    SELECT * FROM trend_daily LEFT JOIN trend_counts USING (snapshot_date, account_id)
+    ORDER BY snapshot_date, account_id"""
+TOTALS = """
+    SELECT snapshot_date, count(*) AS accounts, {sums}
+    FROM ({per_account}) AS per_account GROUP BY snapshot_date ORDER BY snapshot_date"""
+SUMMED = ("users", "humans", "machines", "dormant", "console_without_mfa", "active_keys", "old_active_keys")
+
+
+def _per_account_sql() -> str:
+    """One row per (day, account): the daily counts, old active keys, and failing rows per rule (SQL)."""
+    failing = ",\n           ".join(
+        FAILING.format(scope=rule.applies_to, condition=rule.condition, rule=rule.id)
+        for rule in RULES
+        if rule.decidable
+    )
+    return PER_DAY.format(daily=DAILY_COUNTS, counts=RULE_COUNTS.format(failing=failing))
+
+
+def _parameters(start: dt.date, end: dt.date, accounts: Sequence[str] | None) -> dict[str, object]:
+    where = {"from": start, "to": end, "accounts": list(accounts) if accounts is not None else None}
+    return {**thresholds(RULES), **where, "old_key_days": OLD_KEY_DAYS}
+
+
 def per_day(
     database: Database,
     start: dt.date,
@@ -65,25 +90,15 @@ def per_day(
     accounts: Sequence[str] | None = None,
 ) -> pa.Table:
     """One row per (day, account): the daily counts, old active keys, and failing rows per rule."""
-    define_macros(database.connection)
-    decidable = [rule for rule in RULES if rule.decidable]
-    failing = ",\n           ".join(
-        FAILING.format(
-            scope=rule.applies_to,
-            condition=rule.condition,
-            rule=rule.id,
-        )
-        for rule in decidable
-    )
-    where = {"from": start, "to": end, "accounts": list(accounts) if accounts is not None else None}
-    values = {**thresholds(RULES), **where, "old_key_days": OLD_KEY_DAYS}
-    counts = database.sql(RULE_COUNTS.format(failing=failing), values).table
-    daily = database.sql(DAILY_COUNTS, where).table
-    database.connection.register("trend_counts", counts)
-    database.connection.register("trend_daily", daily)
+    return database.sql(_per_account_sql(), _parameters(start, end, accounts)).table
+
+
+def totals_per_day(database: Database, start: dt.date, end: dt.date, accounts: Sequence[str] | None = None) -> pa.Table:
+    """Per day, the sums of per_day over the accounts: how many accounts, users by class, failing rows per rule."""
+    numbers = [*SUMMED, *(f"failing:{rule.id}" for rule in RULES if rule.decidable)]
+    sums = ", ".join(f'sum("{n}")::BIGINT AS "{n}"' for n in numbers)
     return database.sql(
-        "SELECT * FROM trend_daily LEFT JOIN trend_counts USING (snapshot_date, account_id) "
-        "ORDER BY snapshot_date, account_id"
+        TOTALS.format(sums=sums, per_account=_per_account_sql()), _parameters(start, end, accounts)
     ).table
 
 

@@ -16,7 +16,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from credsight.sources import SourceError
+from credsight.errors import AwsSetupError
 
 # Member-account clients make one attempt per call: the report state machine decides what to
 # retry, how long to back off, and when an account has waited long enough.
@@ -33,10 +33,6 @@ PERMISSIONS = (
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
 )
-
-
-class AwsSetupError(SourceError):
-    """AWS cannot be used as configured (no credentials, unknown profile); the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from credsight.model import ReportError
-from credsight.runs import Failure, Run, Snapshot
+from credsight.errors import ReportError
 from credsight.sources.aws import Aws, RoleSettings
+from credsight.sources.credential_report import ReportJob, Timing
 from credsight.sources.organizations import Account
-from credsight.sources.report import ReportJob, Timing
-from credsight.store import ACCOUNT_SCHEMA, Store
+from credsight.store import Store
+from credsight.store.runs import Failure, Run, Snapshot
+from credsight.store.schemas import ACCOUNT_SCHEMA
 
 BATCH_REPORTS = 200  # write when this many accounts have finished ...
 BATCH_SECONDS = 5.0  # ... or when the oldest finished one has waited this long

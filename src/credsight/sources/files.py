@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from credsight.model import ReportError, check_account_id
-from credsight.runs import Run, Snapshot, write_batches
-from credsight.store import Store, StoreError
+from credsight.errors import ReportError, StoreError
+from credsight.report.model import check_account_id
+from credsight.store import Store
+from credsight.store.runs import Run, Snapshot, write_batches
 
 DATE_PART = re.compile(r"(?:.*=)?(\d{4}-\d{2}-\d{2})")
 ACCOUNT_PART = re.compile(r"\d{12}")

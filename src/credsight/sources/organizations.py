@@ -9,20 +9,12 @@ from typing import Any
 
 import botocore.exceptions
 
-from credsight.scope import path_under
-from credsight.sources import SourceError
+from credsight.errors import NotInOrganization, OrganizationError, SourceError
+from credsight.sources.ou_paths import path_under
 
 # Accounts in these states have no usable IAM; they are recorded as skipped, never collected.
 SKIPPED_STATES = frozenset({"SUSPENDED", "PENDING_CLOSURE", "CLOSED"})
 PAGE_SIZE = 20  # the largest MaxResults ListAccounts and ListChildren accept
-
-
-class OrganizationError(SourceError):
-    """The organization cannot be read; the message says why and what to do."""
-
-
-class NotInOrganization(OrganizationError):
-    """The caller's account is not part of an organization."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ from dash import MATCH, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from credsight.errors import UserFixable
+from credsight.formats.exports import write_csv
 from credsight.present import questions
 from credsight.present.dashboard.filters import Filters, parse, query_string
 from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
 from credsight.present.dashboard.security import Auth, protect
 from credsight.present.dashboard.shell import filter_bar, frame, notice
 from credsight.present.dashboard.view import StoreView
-from credsight.present.exports import write_csv
 from credsight.query import Database
 from credsight.rules.exceptions import AcceptedRisk
 from credsight.store import Store

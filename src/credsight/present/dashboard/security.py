@@ -15,14 +15,10 @@ from urllib.parse import urlencode
 
 import flask
 
-from credsight.errors import UserFixable
+from credsight.errors import ServeError
 
 COOKIE = "credsight_token"
 LOOPBACK_NAMES = ("localhost",)
-
-
-class ServeError(UserFixable, RuntimeError):
-    """The dashboard cannot be served as asked; the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ from credsight.query import Database
 PER_DAY = """
     SELECT snapshot_date, coalesce(region, '(never used)') AS region, sum(keys_used_recently)::BIGINT AS keys
     FROM key_use
-    WHERE snapshot_date BETWEEN $from AND $to AND ($accounts IS NULL OR list_contains($accounts, account_id))
+    WHERE snapshot_date BETWEEN $from AND $to AND in_scope($accounts, account_id)
     GROUP BY ALL ORDER BY ALL"""
 ON_DATE = """
     SELECT k.account_id, m.name AS account_name, coalesce(k.region, '(never used)') AS region,
            coalesce(k.service, '-') AS service, k.keys, k.keys_used_recently
     FROM key_use AS k LEFT JOIN account_metadata AS m USING (account_id)
     WHERE k.snapshot_date = (SELECT max(snapshot_date) FROM key_use WHERE snapshot_date <= $date)
-      AND ($accounts IS NULL OR list_contains($accounts, k.account_id))
+      AND in_scope($accounts, k.account_id)
     ORDER BY k.keys DESC"""
 OUTSIDE = """
     SELECT r.account_id, r.account_name, r."user", n.key, n.region, n.service, n.used
@@ -36,7 +36,7 @@ OUTSIDE = """
                          (2, r.access_key_2_active, r.access_key_2_last_used_region, r.access_key_2_last_used_service,
                           r.access_key_2_last_used_date)) AS n(key, active, region, service, used)
     WHERE n.active AND n.region IS NOT NULL AND NOT list_contains($allowed, n.region)
-      AND ($accounts IS NULL OR list_contains($accounts, r.account_id))
+      AND in_scope($accounts, r.account_id)
     ORDER BY n.used DESC"""
 
 

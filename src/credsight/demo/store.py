@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from credsight.demo import DemoAccount, DemoOrganization
-from credsight.runs import Run, Snapshot, write_batches
-from credsight.store import ACCOUNT_SCHEMA, Store
+from credsight.store import Store
+from credsight.store.runs import Run, Snapshot, write_batches
+from credsight.store.schemas import ACCOUNT_SCHEMA
 
 BATCH_BYTES = 16 << 20  # about 70,000 rows
 METADATA_SCHEMA = pa.schema([f for f in ACCOUNT_SCHEMA if f.name != "run_id"])

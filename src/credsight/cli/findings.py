@@ -9,22 +9,97 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
-from rich.console import Console
-from rich.table import Table
+import typer
 
-from credsight.present.exports import write_csv, write_json
-from credsight.present.finding_formats import asff, marked_records, ocsf
-from credsight.query import Database
-from credsight.rules.catalogue import RULES, SEVERITIES, Rule
-from credsight.rules.exceptions import AcceptedRisk, accepted_risks
-from credsight.rules.findings import evaluate
-from credsight.store import Store
+from credsight.cli.arguments import (
+    DEFAULT_STORE,
+    AccountsOption,
+    EndpointOption,
+    ExceptionsOption,
+    OuOption,
+    StoreOption,
+    TableFormat,
+    maybe_date,
+    open_store,
+    parse_ids,
+    split_values,
+)
+from credsight.cli.output import write_rows
+from credsight.errors import UserError
+from credsight.rules.severity import Severity, rank
 
-FORMATS = ("table", "csv", "json", "ocsf", "asff")
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from credsight.rules.catalogue import Rule
+    from credsight.rules.exceptions import AcceptedRisk
+    from credsight.store import Store
+
+
+class FindingsFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    ocsf = "ocsf"  # OCSF 1.1 Detection Finding
+    asff = "asff"  # AWS Security Finding Format, for Security Hub
+
+
+def findings(
+    store: StoreOption = DEFAULT_STORE,
+    date: Annotated[str | None, typer.Option(help="Evaluate each account's snapshot as of this day.")] = None,
+    account: AccountsOption = None,
+    ou: OuOption = None,
+    rule: Annotated[list[str] | None, typer.Option(help="Only these rules (see 'credsight rules').")] = None,
+    format: Annotated[FindingsFormat, typer.Option("--format", help="How to write the findings.")] = (
+        FindingsFormat.table
+    ),
+    fail_on: Annotated[Severity | None, typer.Option(help="Exit 4 when an open finding is at or above this.")] = None,
+    exceptions: ExceptionsOption = None,
+    root_used_days: Annotated[int, typer.Option(min=0, help="root-used: root used within this many days.")] = 90,
+    unused_days: Annotated[int, typer.Option(min=0, help="unused-credentials: days without use.")] = 45,
+    rotation_days: Annotated[int, typer.Option(min=0, help="access-key-rotation: maximum key age.")] = 90,
+    password_days: Annotated[int, typer.Option(min=0, help="password-rotation: maximum password age.")] = 90,
+    inactive_days: Annotated[int, typer.Option(min=0, help="inactive-user: days without any use.")] = 90,
+    region: Annotated[str, typer.Option(help="Region named in ASFF product ARNs.")] = "us-east-1",
+    results: Annotated[
+        bool, typer.Option("--results", help="Per rule and account: rows evaluated, failed, passed (table/csv/json).")
+    ] = False,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Findings of the CIS / Security Hub IAM rules, with evidence, first-seen date and exceptions."""
+    if results and format in (FindingsFormat.ocsf, FindingsFormat.asff):
+        raise UserError("--results is written as table, csv or json")
+    request = FindingsRequest(
+        date=maybe_date(date, "--date"),
+        accounts=parse_ids(account, "--account"),
+        ou=ou,
+        rules=split_values(rule),
+        format=format.value,
+        fail_on=fail_on.value if fail_on else None,
+        exceptions=exceptions,
+        limits={
+            "root_used_days": root_used_days,
+            "unused_days": unused_days,
+            "rotation_days": rotation_days,
+            "password_days": password_days,
+            "inactive_days": inactive_days,
+        },
+        region=region,
+        results=results,
+    )
+    raise typer.Exit(run_findings(open_store(store, endpoint_url), request))
+
+
+def rules() -> None:
+    """List the rules: severity, CIS and Security Hub mappings, thresholds, and what cannot be decided."""
+    typer.echo(rules_table(), nl=False)
+
+
+FORMATS = tuple(f.value for f in FindingsFormat)
 EXIT_FINDINGS_AT_OR_ABOVE = 4
 CSV_COLUMNS = (
     "rule",
@@ -60,6 +135,14 @@ class FindingsRequest:
 
 def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdout) -> int:
     """Evaluate and write the findings; returns 4 when an open finding is at or above --fail-on."""
+    from rich.console import Console
+
+    from credsight.formats.findings import marked_records
+    from credsight.query import Database
+    from credsight.rules.catalogue import RULES
+    from credsight.rules.exceptions import accepted_risks
+    from credsight.rules.findings import evaluate
+
     risks = accepted_risks(request.exceptions)
     with Database(store) as database:
         accounts = database.scope(request.accounts, request.ou)
@@ -77,8 +160,8 @@ def run_findings(store: Store, request: FindingsRequest, out: IO[str] = sys.stdo
             f"{risk.owner}) expired on {risk.expires}; it hides nothing now: renew or remove it"
         )
     if request.fail_on:
-        bar = SEVERITIES.index(request.fail_on)
-        failing = [r for r in found if r["status"] == "open" and SEVERITIES.index(r["severity"]) >= bar]
+        bar = rank(request.fail_on)
+        failing = [r for r in found if r["status"] == "open" and rank(r["severity"]) >= bar]
         if failing:
             console.print(f"{len(failing)} open findings at or above {request.fail_on}")
             return EXIT_FINDINGS_AT_OR_ABOVE
@@ -92,6 +175,9 @@ def expired(risks: Sequence[AcceptedRisk], today: dt.date) -> list[AcceptedRisk]
 def write(
     found: list[dict[str, Any]], findings: pa.Table, request: FindingsRequest, rules: dict[str, Rule], out: IO[str]
 ) -> None:
+    from credsight.formats.exports import write_csv
+    from credsight.formats.findings import asff, ocsf
+
     if request.format == "json":
         json.dump(found, out, indent=1)
         out.write("\n")
@@ -104,23 +190,18 @@ def write(
     elif request.format == "csv":
         write_csv(findings.select(list(CSV_COLUMNS)), out)
     else:
-        print_table(found, out)
+        print_findings(found, out)
 
 
 def write_results(results: pa.Table, format: str, out: IO[str]) -> None:
     """Per rule and account: rows evaluated, failed and passed."""
-    if format == "csv":
-        write_csv(results, out)
-    elif format == "table":
-        table = Table(*results.column_names)
-        for row in results.to_pylist():
-            table.add_row(*[str(v) for v in row.values()])
-        Console(file=out, highlight=False, markup=False, width=120).print(table)
-    else:
-        write_json(results, out)
+    write_rows(results, TableFormat(format), out, width=120)
 
 
-def print_table(found: list[dict[str, Any]], out: IO[str]) -> None:
+def print_findings(found: list[dict[str, Any]], out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=out, highlight=False, markup=False, width=max(120, Console().width))
     table = Table("severity", "rule", "account", "user", "first seen", "status", "evidence")
     for record in found:
@@ -145,6 +226,11 @@ def print_table(found: list[dict[str, Any]], out: IO[str]) -> None:
 
 def rules_table() -> str:
     """The catalogue as a table, with what cannot be decided from the report said plainly."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from credsight.rules.catalogue import RULES
+
     buffer = io.StringIO()
     console = Console(file=buffer, highlight=False, markup=False, width=140)
     table = Table("rule", "severity", "CIS 1.4-4.0", "CIS 5.0", "Security Hub", "thresholds", "title")

@@ -9,16 +9,31 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from credsight.store import Part, Store
+from credsight.store.files import Part, Store
 
 
 @dataclass(frozen=True)
 class SummaryKind:
-    name: str  # its folder under derived/
-    version: str  # a digest of what computes it (see version_of)
+    """A kind of summary: its folder under derived/, and the SQL that computes it from one part's rows.
+
+    `sql` reads the part as `{source}`, with `parameters` bound; its version is a digest of both, so
+    a summary computed by other SQL or other thresholds is not mistaken for this one.
+    """
+
+    name: str
+    sql: str
+    parameters: Mapping[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def version(self) -> str:
+        return version_of(self.sql, sorted(self.parameters.items()))
+
+    def over(self, source: str) -> str:
+        """The SQL, reading the part from the table `source`."""
+        return self.sql.replace("{source}", source)
 
 
 def version_of(*definitions: object) -> str:

@@ -9,18 +9,96 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+import typer
 
-from credsight.sources import SourceError, organizations
-from credsight.sources.aws import ORGANIZATIONS_RETRIES, Aws, RoleSettings
-from credsight.sources.collect import Outcome, Settings, Summary, collect
-from credsight.sources.organizations import Account
-from credsight.sources.report import Timing
-from credsight.store import Store, new_run_id
+from credsight.cli.arguments import (
+    DEFAULT_STORE,
+    AccountsOption,
+    EndpointOption,
+    StoreOption,
+    open_store,
+    parse_hours,
+    parse_ids,
+)
+from credsight.errors import SourceError, UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from credsight.sources.aws import Aws, RoleSettings
+    from credsight.sources.collect import Outcome, Summary
+    from credsight.sources.organizations import Account
+    from credsight.store import Store
+
+
+class LogFormat(StrEnum):
+    text = "text"  # a progress bar on a terminal
+    json = "json"  # one JSON line per account, then a summary line
+
+
+def collect(
+    store: StoreOption = DEFAULT_STORE,
+    role_name: Annotated[str, typer.Option(help="Role to assume in each account.")] = "credsight-reader",
+    external_id: Annotated[str | None, typer.Option(help="External id the role's trust policy asks for.")] = None,
+    session_name: Annotated[str, typer.Option(help="Role session name (seen in CloudTrail).")] = "credsight",
+    duration: Annotated[int, typer.Option(min=900, max=43200, help="Role session length, seconds.")] = 3600,
+    accounts: AccountsOption = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Leave out these account ids.")] = None,
+    ou: Annotated[str | None, typer.Option(help="Only accounts in this OU and below: an id or a path.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls to AWS in flight at once.")] = 16,
+    max_age: Annotated[str, typer.Option(help="Reuse a report younger than this (e.g. 4h, 90m, 1d).")] = "4h",
+    account_timeout: Annotated[float, typer.Option(min=1, help="Seconds one account may take in all.")] = 600,
+    caller_via_role: Annotated[
+        bool,
+        typer.Option(
+            "--caller-via-role", help="Collect the caller's own account through the role too, not its own credentials."
+        ),
+    ] = False,
+    resume: Annotated[str | None, typer.Option(help="Finish run RUN_ID: collect only what it is missing.")] = None,
+    only_failed: Annotated[
+        bool, typer.Option("--only-failed", help="Finish the latest run: collect only what it is missing.")
+    ] = False,
+    log_format: Annotated[LogFormat, typer.Option(help="text: a progress bar; json: one line per account.")] = (
+        LogFormat.text
+    ),
+    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile. [env: AWS_PROFILE]")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region for STS and IAM calls.")] = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Collect today's credential report of every account of the organization into the store."""
+    from credsight.sources.aws import RoleSettings
+    from credsight.store import check_run_id
+
+    if resume is not None and only_failed:
+        raise UserError("give --resume RUN_ID or --only-failed, not both")
+    request = CollectRequest(
+        role=RoleSettings(role_name, external_id, session_name, duration),
+        accounts=parse_ids(accounts, "--accounts"),
+        exclude=parse_ids(exclude, "--exclude"),
+        ou=ou,
+        concurrency=concurrency,
+        max_age=parse_hours(max_age, "--max-age"),
+        account_timeout=account_timeout,
+        caller_via_role=caller_via_role,
+        resume=check_run_id(resume) if resume else None,
+        only_failed=only_failed,
+        log_format=log_format.value,
+        profile=profile,
+        region=region,
+        endpoint_url=endpoint_url,
+    )
+    code = run_collect(open_store(store, endpoint_url, must_exist=False), request)
+    raise typer.Exit(code)
+
+
+def _default_role() -> RoleSettings:
+    from credsight.sources.aws import RoleSettings
+
+    return RoleSettings()
+
 
 EXIT_ALL_COLLECTED = 0
 EXIT_SOME_FAILED = 3
@@ -30,7 +108,7 @@ EXIT_SOME_FAILED = 3
 class CollectRequest:
     """Everything the user asked of one `collect`, already checked for form."""
 
-    role: RoleSettings = field(default_factory=RoleSettings)
+    role: RoleSettings = field(default_factory=_default_role)
     accounts: tuple[str, ...] | list[str] = ()
     exclude: tuple[str, ...] | list[str] = ()
     ou: str | None = None
@@ -48,6 +126,13 @@ class CollectRequest:
 
 def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -> int:
     """Run one collection as asked; returns the exit code (0 all collected, 3 some failed)."""
+    from rich.console import Console
+
+    from credsight.sources.aws import Aws
+    from credsight.sources.collect import Settings, collect
+    from credsight.sources.credential_report import Timing
+    from credsight.store import new_run_id
+
     aws = aws or Aws(
         profile=request.profile,
         region=request.region,
@@ -99,6 +184,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
     could leave reports without their outcomes. A second one stops at once. pyarrow's own handlers are switched off
     for the same reason: they would cancel a Parquet write in flight (ArrowCancelled).
     """
+    import pyarrow
+
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -121,6 +208,9 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def choose_accounts(aws: Aws, caller_account: str, request: CollectRequest) -> tuple[list[Account], bool]:
     """The accounts to collect, and whether Organizations described them (so their metadata is kept)."""
+    from credsight.sources import organizations
+    from credsight.sources.aws import ORGANIZATIONS_RETRIES
+
     return organizations.choose_accounts(
         lambda: aws.client("organizations", retries=ORGANIZATIONS_RETRIES),
         caller_account,
@@ -172,6 +262,8 @@ def reporting(log_format: str, console: Console, total: int) -> Iterator[Callabl
     if not console.is_terminal:
         yield lambda outcome: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("", total=total)
@@ -187,6 +279,8 @@ def reporting(log_format: str, console: Console, total: int) -> Iterator[Callabl
 
 def finish(summary: Summary, log_format: str, console: Console) -> int:
     """Print the run's summary; the exit code says whether every account was collected."""
+    from rich.table import Table
+
     collected, failed, skipped = summary.count("success"), summary.failed, summary.count("skipped")
     rows = sum(o.rows or 0 for o in summary.outcomes if o.status == "success")
     if log_format == "json":

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from credsight.cli_arguments import command_group
+from credsight.cli.arguments import command_group
 from credsight.deploy.package import DEFAULT_PYTHON
 
 deploy = command_group("Deploy the collector into AWS: CloudFormation templates and the Lambda package.")
@@ -20,10 +20,10 @@ def template(
 ) -> None:
     """Print a CloudFormation template (JSON): the collector stack, or the member role's StackSet."""
     from credsight.deploy.templates import TEMPLATES, render
-    from credsight.errors import UserFixable
+    from credsight.errors import UserError
 
     if name not in TEMPLATES:
-        raise UserFixable(f"no template {name!r}; choose one of: {', '.join(TEMPLATES)}")
+        raise UserError(f"no template {name!r}; choose one of: {', '.join(TEMPLATES)}")
     sys.stdout.write(render(name))
 
 

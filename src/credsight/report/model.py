@@ -22,6 +22,8 @@ from enum import Enum
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from credsight.errors import ReportError
+
 ROOT_USER = "<root_account>"
 MARKERS = ("N/A", "no_information", "not_supported")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
@@ -84,25 +86,6 @@ REPORT_FIELDS += [
     pa.field("raw_line", pa.string()),
 ]
 REPORT_SCHEMA = pa.schema(REPORT_FIELDS)
-
-
-class ReportError(ValueError):
-    """A credential report that cannot be read; the message says where and what to do."""
-
-    def __init__(
-        self,
-        source: str,
-        message: str,
-        line: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        where = source
-        if line is not None:
-            where += f": line {line}"
-        if column is not None:
-            where += f", column {column}"
-        super().__init__(f"{where}: {message}")
-        self.source, self.line, self.column = source, line, column
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from credsight.model import ROOT_USER
+from credsight.report.model import ROOT_USER
 from credsight.rules.catalogue import RULES, Rule
 from credsight.rules.exceptions import AcceptedRisk, mark
 

@@ -1,17 +1,23 @@
-"""The command line's shared arguments: options several commands take, and their parsing."""
+"""The command line's shared arguments: options several commands take, their choices, and their parsing.
+
+Nothing heavy is imported here: `credsight --help` and a usage error must answer at once, so the
+store, DuckDB, pyarrow and boto3 are imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
-from typing import Annotated
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credsight.errors import UserFixable
-from credsight.model import check_account_id
-from credsight.store import Store
+from credsight.errors import UserError
+
+if TYPE_CHECKING:
+    from credsight.store import Store
 
 DEFAULT_STORE = "./credsight-data"
 StoreOption = Annotated[
@@ -26,17 +32,24 @@ EndpointOption = Annotated[
         "--endpoint-url", envvar="AWS_ENDPOINT_URL", help="S3 endpoint, for emulators. [env: AWS_ENDPOINT_URL]"
     ),
 ]
+AccountsOption = Annotated[
+    list[str] | None, typer.Option(help="Only these account ids (repeat the flag or separate with commas).")
+]
+OuOption = Annotated[str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")]
+ExceptionsOption = Annotated[
+    Path | None, typer.Option(help="Accepted risks (default: ./credsight-exceptions.toml if present).")
+]
 
 
-class UserError(UserFixable):
-    """A mistake the user can fix; printed as one line, exit code 2."""
+class TableFormat(StrEnum):
+    """How a command that prints rows writes them."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
 
 
-def parse_date(value: str, flag: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
+TableFormatOption = Annotated[TableFormat, typer.Option("--format", help="How to write the rows.")]
 
 
 def command_group(help: str) -> typer.Typer:
@@ -47,23 +60,21 @@ def command_group(help: str) -> typer.Typer:
     )
 
 
+def parse_date(value: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
+
+
 def maybe_date(value: str | None, flag: str) -> dt.date | None:
     """An optional date option: None when not given."""
     return parse_date(value, flag) if value else None
 
 
-TABLE_FORMATS = ("table", "csv", "json")
-TableFormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
-
-
-def one_of(value: str, choices: Sequence[str], flag: str) -> str:
-    """The value of an option that takes one of a few words; anything else is the user's to fix."""
-    if value not in choices:
-        raise UserError(f"{flag} {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
 def open_store(url: str, endpoint_url: str | None, must_exist: bool = True) -> Store:
+    from credsight.store import Store
+
     store = Store(url, endpoint_url=endpoint_url)
     store.check_reachable()
     if must_exist and store.is_local and not os.path.isdir(store.root):
@@ -77,6 +88,8 @@ def split_values(values: list[str] | None) -> list[str]:
 
 def parse_ids(values: list[str] | None, flag: str) -> list[str]:
     """Account ids given as repeated flags and/or comma-separated lists."""
+    from credsight.report.model import check_account_id
+
     ids = split_values(values)
     for account_id in ids:
         check_account_id(account_id, flag)
@@ -94,11 +107,3 @@ def parse_hours(value: str, flag: str) -> dt.timedelta:
     if amount < 0:
         raise UserError(f"{flag} {value!r} is negative; use e.g. 4h, 90m or 1d")
     return dt.timedelta(**{unit or "hours": amount})
-
-
-AccountsOption = Annotated[
-    list[str] | None, typer.Option(help="Only these account ids (repeat the flag or separate with commas).")
-]
-
-
-OuOption = Annotated[str | None, typer.Option(help="Only accounts in this OU and below (a path such as Root/Prod).")]

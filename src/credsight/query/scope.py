@@ -1,23 +1,11 @@
-"""Which accounts a filter selects: ids, and OUs by their path of names (imports nothing of ours)."""
+"""Which accounts a filter selects: ids, and OUs by their path of names (see sources/ou_paths.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from credsight.errors import UserFixable
-
-
-class ScopeError(UserFixable, ValueError):
-    """The filter selects nothing that exists; the message says what to give instead."""
-
-
-def path_under(ou_path: str, ou: str) -> bool:
-    """Whether `ou_path` (e.g. Root/Workloads/Prod) is `ou` or below it; `ou` may leave out the root's name."""
-    wanted = ou.strip("/").split("/")
-    have = ou_path.split("/")
-    if wanted[0] != have[0]:
-        wanted = [have[0], *wanted]
-    return have[: len(wanted)] == wanted
+from credsight.errors import ScopeError
+from credsight.sources.ou_paths import path_under
 
 
 def select_accounts(

@@ -12,45 +12,8 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credsight.model import ROOT_USER, UTC_SECONDS
-
-# Who an IAM user is, judged from their credentials alone.
-USER_CLASSES = ("root", "human", "machine", "dormant")
-
-DAILY_SCHEMA = pa.schema(
-    [
-        pa.field("snapshot_date", pa.date32(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("generated_time", UTC_SECONDS),
-        pa.field("users", pa.int64(), nullable=False),
-        pa.field("humans", pa.int64(), nullable=False),
-        pa.field("machines", pa.int64(), nullable=False),
-        pa.field("dormant", pa.int64(), nullable=False),
-        pa.field("console_without_mfa", pa.int64(), nullable=False),
-        pa.field("active_keys", pa.int64(), nullable=False),
-        pa.field("root_mfa", pa.bool_()),
-        pa.field("root_active_keys", pa.int64()),
-        # What the report was, so it can be written back byte for byte (see model.ReportLayout).
-        pa.field("source", pa.string()),
-        pa.field("csv_header", pa.string(), nullable=False),
-        pa.field("csv_eol", pa.string(), nullable=False),
-        pa.field("csv_final_eol", pa.bool_(), nullable=False),
-    ]
-)
-COUNTS = ("users", "humans", "machines", "dormant", "console_without_mfa", "active_keys")
-
-KEY_USE_SCHEMA = pa.schema(
-    [
-        pa.field("snapshot_date", pa.date32(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("region", pa.string()),
-        pa.field("service", pa.string()),
-        pa.field("keys", pa.int64(), nullable=False),
-        pa.field("keys_used_recently", pa.int64(), nullable=False),
-    ]
-)
+from credsight.report.model import ROOT_USER
+from credsight.store.schemas import COUNTS, DAILY_SCHEMA, KEY_USE_SCHEMA
 
 
 def user_class(rows: pa.Table) -> pa.Array:

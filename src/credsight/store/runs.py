@@ -18,16 +18,12 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 
-from credsight.model import UTC_SECONDS, ReportError, ReportInput
-from credsight.parser import ParsedReports, parse_reports
-from credsight.rollups import daily_counts, key_use_counts, user_class
-from credsight.store import (
-    ACCOUNT_SCHEMA,
-    OUTCOME_SCHEMA,
-    STORED_SCHEMA,
-    Store,
-    new_run_id,
-)
+from credsight.errors import ReportError
+from credsight.report.model import UTC_SECONDS, ReportInput
+from credsight.report.parser import ParsedReports, parse_reports
+from credsight.store.files import Store, new_run_id
+from credsight.store.rollups import daily_counts, key_use_counts, user_class
+from credsight.store.schemas import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA
 
 
 @dataclass(frozen=True)

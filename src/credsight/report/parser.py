@@ -18,14 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from credsight.model import (
+from credsight.errors import ReportError
+from credsight.report.model import (
     COLUMNS,
     IDENTITY_COLUMNS,
     MARKERS,
     REPORT_SCHEMA,
     UTC_SECONDS,
     Kind,
-    ReportError,
     ReportInput,
     ReportLayout,
     check_account_id,

@@ -37,66 +37,18 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from credsight.errors import UserFixable
-from credsight.model import REPORT_SCHEMA, UTC_SECONDS
-from credsight.rollups import DAILY_SCHEMA, KEY_USE_SCHEMA
+from credsight.errors import StoreError
+from credsight.store.schemas import MONTHLY_TABLES, OUTCOME_SCHEMA, SORT_KEYS
 
 RUN_ID = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")
 PART_NAME = re.compile(r"part-(?P<run_id>\d{8}T\d{12}Z-[0-9a-f]{6})-(?P<seq>\d{5}|c[0-9a-f]{8})\.parquet")
 OUTCOME_NAME = re.compile(r"outcomes-\d{5}\.parquet")
 REPLACES_KEY = b"credsight.replaces"
 
-# Columns every reports row carries beside the parsed report.
-RUN_FIELDS = [
-    pa.field("generated_time", UTC_SECONDS),
-    pa.field("collected_at", UTC_SECONDS, nullable=False),
-    pa.field("run_id", pa.string(), nullable=False),
-]
-# user_class is derived (see rollups.user_class) and stored so that every reader agrees on it.
-STORED_SCHEMA = pa.schema([*REPORT_SCHEMA, *RUN_FIELDS, pa.field("user_class", pa.string(), nullable=False)])
-
-OUTCOME_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("snapshot_date", pa.date32()),
-        pa.field("status", pa.string(), nullable=False),  # success | failed | skipped
-        pa.field("error_class", pa.string()),
-        pa.field("error_message", pa.string()),
-        pa.field("rows", pa.int64()),
-        pa.field("generated_time", UTC_SECONDS),
-        pa.field("finished_at", UTC_SECONDS, nullable=False),
-        pa.field("source", pa.string()),
-        pa.field("content_sha256", pa.string()),
-        pa.field("seconds", pa.float64()),  # how long the account took to collect
-    ]
-)
-
-ACCOUNT_SCHEMA = pa.schema(
-    [
-        pa.field("snapshot_date", pa.date32(), nullable=False),
-        pa.field("account_id", pa.string(), nullable=False),
-        pa.field("name", pa.string()),
-        pa.field("email", pa.string()),
-        pa.field("state", pa.string()),
-        pa.field("ou_path", pa.string()),
-        pa.field("joined", pa.date32()),
-        pa.field("tags", pa.map_(pa.string(), pa.string())),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
-)
-
 # What an S3 store needs, on the bucket (ListBucket) and on the store's prefix (the rest);
 # the deployment templates grant exactly these (see the deploy issue's test).
 PERMISSIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 
-MONTHLY_TABLES = ("reports", "daily", "key_use", "accounts")
-SORT_KEYS = {
-    "reports": ["account_id", "user", "snapshot_date", "run_id"],
-    "daily": ["snapshot_date", "account_id", "run_id"],
-    "key_use": ["snapshot_date", "account_id", "run_id", "region", "service"],
-    "accounts": ["account_id", "snapshot_date", "run_id"],
-}
 ROW_GROUP_ROWS = 262_144
 STATISTICS_COLUMNS = ["snapshot_date", "account_id", "user", "run_id"]
 TAIL_DAYS = 7  # the newest days of the newest month get row groups of their own (see segments)
@@ -105,10 +57,6 @@ TAIL_ROW_GROUP_ROWS = 32_768
 
 # Every part by table and month; which are committed, hidden, and lost compactions (see _scan).
 Scan = tuple[dict[str, dict[str, list[pafs.FileInfo]]], set[str], set[str], set[str]]
-
-
-class StoreError(UserFixable, RuntimeError):
-    """The store cannot be used as asked; the message says why and what to do."""
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -165,7 +113,7 @@ class Store:
 
     # -- paths ---------------------------------------------------------------------------
 
-    def _join(self, *parts: str) -> str:
+    def join(self, *parts: str) -> str:
         for part in parts:
             if part in ("", ".", "..") or "/" in part or "\\" in part:
                 raise StoreError(f"refusing the path component {part!r}: it would leave the store")
@@ -191,7 +139,7 @@ class Store:
             raise StoreError(f"cannot write {path}: {e}; check the store location and your permissions") from None
         return path
 
-    def _write_table(
+    def write_table(
         self,
         directory: str,
         name: str,
@@ -240,27 +188,27 @@ class Store:
             following = (first + dt.timedelta(days=31)).replace(day=1)
             in_month = pc.and_(pc.greater_equal(dates, first), pc.less(dates, following))
             chunk = rows if len(firsts) == 1 else rows.filter(in_month)
-            directory = self._join(table_name, f"snapshot_month={first:%Y-%m}")
+            directory = self.join(table_name, f"snapshot_month={first:%Y-%m}")
             name = f"part-{run_id}-{seq:05d}.parquet"
-            written.append(self._write_table(directory, name, chunk, table_name=table_name))
+            written.append(self.write_table(directory, name, chunk, table_name=table_name))
         return written
 
     def write_outcomes(self, run_id: str, seq: int, outcomes: pa.Table) -> str:
         check_run_id(run_id)
-        directory = self._join("runs", f"run_id={run_id}")
-        return self._write_table(directory, f"outcomes-{seq:05d}.parquet", outcomes.cast(OUTCOME_SCHEMA))
+        directory = self.join("runs", f"run_id={run_id}")
+        return self.write_table(directory, f"outcomes-{seq:05d}.parquet", outcomes.cast(OUTCOME_SCHEMA))
 
     def write_plan(self, run_id: str, plan: bytes) -> str:
         """The accounts a run in batches will collect (see deploy/lambda_handler.py)."""
-        return self._write_atomic(self._join("plans", f"run_id={check_run_id(run_id)}"), "plan.json", plan)
+        return self._write_atomic(self.join("plans", f"run_id={check_run_id(run_id)}"), "plan.json", plan)
 
     def write_findings(self, day: dt.date, run_id: str, findings: bytes) -> str:
         """The findings of a day as the deployed collector's Finish step evaluated them (JSON)."""
         name = f"findings-{check_run_id(run_id)}.json"
-        return self._write_atomic(self._join("findings", f"snapshot_date={day.isoformat()}"), name, findings)
+        return self._write_atomic(self.join("findings", f"snapshot_date={day.isoformat()}"), name, findings)
 
     def read_plan(self, run_id: str) -> bytes:
-        path = self._join("plans", f"run_id={check_run_id(run_id)}", "plan.json")
+        path = self.join("plans", f"run_id={check_run_id(run_id)}", "plan.json")
         try:
             with self.fs.open_input_stream(path) as stream:
                 return bytes(stream.read())
@@ -273,12 +221,12 @@ class Store:
         Derived files only speed reads up: a reader uses one only while the part it names is
         the month's one live part, and falls back to the rows otherwise.
         """
-        return self._write_table(self._join("derived", kind, month_dir), name, table)
+        return self.write_table(self.join("derived", kind, month_dir), name, table)
 
     def derived_files(self, kind: str) -> dict[tuple[str, str], str]:
         """(month folder, name) -> path of every derived file of a kind."""
         found = {}
-        for info in self._list(self._join("derived", kind)):
+        for info in self._list(self.join("derived", kind)):
             month_dir = info.path.rsplit("/", 2)[-2]
             found[month_dir, info.base_name] = info.path
         return found
@@ -322,10 +270,10 @@ class Store:
         key_use and accounts parts without their daily twin are an interrupted write and
         stay invisible. A committed compacted part hides the parts it replaces.
         """
-        return self._live(self._scan())
+        return self.live_of(self.scan())
 
     @staticmethod
-    def _live(scan: Scan) -> dict[str, list[Part]]:
+    def live_of(scan: Scan) -> dict[str, list[Part]]:
         found, committed, hidden, _losers = scan
         return {
             table_name: [
@@ -337,7 +285,7 @@ class Store:
             for table_name in MONTHLY_TABLES
         }
 
-    def _scan(self) -> Scan:
+    def scan(self) -> Scan:
         """Every part by table and month, and which are committed, hidden, and lost compactions.
 
         Two compactions that ran at once may both have merged some of the same parts. The
@@ -368,7 +316,7 @@ class Store:
                 hidden.update(f"{month}/{name}" for name in replaced)
         return found, committed, hidden | losers, losers
 
-    def _sweep(self, scan: Scan) -> None:
+    def sweep(self, scan: Scan) -> None:
         """Delete what no reader sees any more: parts a compaction replaced, and lost compactions."""
         found, _committed, hidden, _losers = scan
         for months in found.values():
@@ -400,7 +348,7 @@ class Store:
         return max(seqs)
 
     def outcome_files(self) -> list[str]:
-        return sorted(i.path for i in self._list(self._join("runs")) if i.base_name.endswith(".parquet"))
+        return sorted(i.path for i in self._list(self.join("runs")) if i.base_name.endswith(".parquet"))
 
     def read_files(self, paths: Iterable[str], schema: pa.Schema) -> pa.Table:
         try:
@@ -413,55 +361,6 @@ class Store:
 
     def read_outcomes(self) -> pa.Table:
         return self.read_files(self.outcome_files(), OUTCOME_SCHEMA)
-
-    # -- compaction ----------------------------------------------------------------------
-
-    def compact(self, min_parts: int = 2) -> int:
-        """Merge each month's parts into one file per table; return how many parts were merged.
-
-        The merged files share one name, and the daily one is written last, so a compaction
-        cut short leaves the old parts in force. Nothing is dropped: every run's rows stay.
-        Runs may write meanwhile (their new parts are not touched); of two compactions that
-        merged the same parts at once, one backs out (see _scan).
-        """
-        scan = self._scan()
-        self._sweep(scan)
-        by_month: dict[str, dict[str, list[Part]]] = {}
-        for table_name, parts in self._live(scan).items():
-            for part in parts:
-                by_month.setdefault(part.path.rsplit("/", 2)[-2], {}).setdefault(table_name, []).append(part)
-        newest_month = max(by_month, default="")
-        done: list[tuple[str, list[str], dict[str, list[Part]]]] = []
-        for month_dir, tables in sorted(by_month.items()):
-            daily_parts = tables.get("daily", [])
-            if len(daily_parts) < min_parts:
-                continue
-            newest = max(PART_NAME.fullmatch(p.name).group("run_id") for p in daily_parts)  # type: ignore[union-attr]
-            name = f"part-{newest}-c{secrets.token_hex(4)}.parquet"
-            written = []
-            for table_name in ("reports", "key_use", "accounts", "daily"):
-                parts = tables.get(table_name, [])
-                if not parts:
-                    continue
-                rows = self.read_files([p.path for p in parts], schema_of(table_name))
-                replaces = {REPLACES_KEY: json.dumps([p.name for p in parts]).encode()}
-                directory = self._join(table_name, month_dir)
-                tail = month_dir == newest_month
-                written.append(self._write_table(directory, name, rows, replaces, table_name, tail, True))
-            done.append((f"{month_dir}/{name}", written, tables))
-        merged = 0
-        losers = self._scan()[3] if done else set()
-        for compacted, written, tables in done:
-            if compacted in losers:
-                # Another compaction merged some of the same parts first: back out, keep theirs.
-                for path in reversed(written):
-                    self.delete(path)
-                continue
-            for parts in tables.values():
-                for part in parts:
-                    self.delete(part.path)
-                merged += len(parts)
-        return merged
 
 
 def segments(table_name: str, rows: pa.Table, tail: bool = False) -> list[tuple[pa.Table, int]]:
@@ -487,12 +386,3 @@ def segments(table_name: str, rows: pa.Table, tail: bool = False) -> list[tuple[
         if day.num_rows:
             parts.append((day.sort_by(keys), TAIL_ROW_GROUP_ROWS))
     return parts
-
-
-def schema_of(table_name: str) -> pa.Schema:
-    return {
-        "reports": STORED_SCHEMA,
-        "daily": DAILY_SCHEMA,
-        "key_use": KEY_USE_SCHEMA,
-        "accounts": ACCOUNT_SCHEMA,
-    }[table_name]

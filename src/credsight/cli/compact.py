@@ -1,0 +1,19 @@
+"""`credsight compact`: merge each month's parts into one file, then keep the summaries readers use."""
+
+from __future__ import annotations
+
+import typer
+
+from credsight.cli.arguments import DEFAULT_STORE, EndpointOption, StoreOption, open_store
+
+
+def compact(store: StoreOption = DEFAULT_STORE, endpoint_url: EndpointOption = None) -> None:
+    """Merge each month's parts into one file (nothing is dropped; views are unchanged)."""
+    from credsight.query.maintenance import compact_and_summarise
+    from credsight.rules.summaries import SUMMARY_KINDS
+
+    merged, summarised = compact_and_summarise(open_store(store, endpoint_url), SUMMARY_KINDS)
+    typer.echo(
+        (f"merged {merged} parts" if merged else "nothing to compact")
+        + (f"; wrote {summarised} summaries (first-seen dates, changes)" if summarised else "")
+    )

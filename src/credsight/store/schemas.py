@@ -1,0 +1,107 @@
+"""Every table of the store, its Arrow schema and its sort order: one place for all of them.
+
+The report rows are the parsed credential report (report.model.REPORT_SCHEMA) plus what the run
+adds; `daily` and `key_use` are the counts written with each batch (see rollups.py); `accounts`
+is the organization's metadata per day; `runs` is one row per account attempt.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from credsight.report.model import REPORT_SCHEMA, UTC_SECONDS
+
+# Columns every reports row carries beside the parsed report.
+RUN_FIELDS = [
+    pa.field("generated_time", UTC_SECONDS),
+    pa.field("collected_at", UTC_SECONDS, nullable=False),
+    pa.field("run_id", pa.string(), nullable=False),
+]
+# user_class is derived (see rollups.user_class) and stored so that every reader agrees on it.
+STORED_SCHEMA = pa.schema([*REPORT_SCHEMA, *RUN_FIELDS, pa.field("user_class", pa.string(), nullable=False)])
+
+OUTCOME_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("snapshot_date", pa.date32()),
+        pa.field("status", pa.string(), nullable=False),  # success | failed | skipped
+        pa.field("error_class", pa.string()),
+        pa.field("error_message", pa.string()),
+        pa.field("rows", pa.int64()),
+        pa.field("generated_time", UTC_SECONDS),
+        pa.field("finished_at", UTC_SECONDS, nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("content_sha256", pa.string()),
+        pa.field("seconds", pa.float64()),  # how long the account took to collect
+    ]
+)
+
+ACCOUNT_SCHEMA = pa.schema(
+    [
+        pa.field("snapshot_date", pa.date32(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("email", pa.string()),
+        pa.field("state", pa.string()),
+        pa.field("ou_path", pa.string()),
+        pa.field("joined", pa.date32()),
+        pa.field("tags", pa.map_(pa.string(), pa.string())),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# Who an IAM user is, judged from their credentials alone.
+USER_CLASSES = ("root", "human", "machine", "dormant")
+
+DAILY_SCHEMA = pa.schema(
+    [
+        pa.field("snapshot_date", pa.date32(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("generated_time", UTC_SECONDS),
+        pa.field("users", pa.int64(), nullable=False),
+        pa.field("humans", pa.int64(), nullable=False),
+        pa.field("machines", pa.int64(), nullable=False),
+        pa.field("dormant", pa.int64(), nullable=False),
+        pa.field("console_without_mfa", pa.int64(), nullable=False),
+        pa.field("active_keys", pa.int64(), nullable=False),
+        pa.field("root_mfa", pa.bool_()),
+        pa.field("root_active_keys", pa.int64()),
+        # What the report was, so it can be written back byte for byte (see model.ReportLayout).
+        pa.field("source", pa.string()),
+        pa.field("csv_header", pa.string(), nullable=False),
+        pa.field("csv_eol", pa.string(), nullable=False),
+        pa.field("csv_final_eol", pa.bool_(), nullable=False),
+    ]
+)
+COUNTS = ("users", "humans", "machines", "dormant", "console_without_mfa", "active_keys")
+
+KEY_USE_SCHEMA = pa.schema(
+    [
+        pa.field("snapshot_date", pa.date32(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("region", pa.string()),
+        pa.field("service", pa.string()),
+        pa.field("keys", pa.int64(), nullable=False),
+        pa.field("keys_used_recently", pa.int64(), nullable=False),
+    ]
+)
+
+MONTHLY_TABLES = ("reports", "daily", "key_use", "accounts")
+SORT_KEYS = {
+    "reports": ["account_id", "user", "snapshot_date", "run_id"],
+    "daily": ["snapshot_date", "account_id", "run_id"],
+    "key_use": ["snapshot_date", "account_id", "run_id", "region", "service"],
+    "accounts": ["account_id", "snapshot_date", "run_id"],
+}
+
+
+def schema_of(table_name: str) -> pa.Schema:
+    return {
+        "reports": STORED_SCHEMA,
+        "daily": DAILY_SCHEMA,
+        "key_use": KEY_USE_SCHEMA,
+        "accounts": ACCOUNT_SCHEMA,
+    }[table_name]
