@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from credsight.config import default_map
+from credsight.config import default_map, section
 from credsight.errors import ConfigError
 from tests.conftest import report, user_row
 
@@ -52,6 +52,22 @@ def test_mistakes_in_the_file_are_named(tmp_path: Path, text: str, message: str)
     path.write_text(text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         default_map(path, COMMANDS)
+
+
+SECTIONS = {"people": ("rules", "template"), "collect": ("route",)}
+
+
+def test_settings_that_are_not_options_are_read_by_their_code_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "credsight.toml"
+    path.write_text('[people]\nrules = ["email"]\ntemplate = "{user}@x"\n[collect]\nconcurrency = 4\nroute = []\n')
+    assert default_map(path, COMMANDS, SECTIONS) == {"collect": {"concurrency": 4}}
+    assert section("people", {"CREDSIGHT_CONFIG": str(path)}) == {"rules": ["email"], "template": "{user}@x"}
+    assert section("nowhere", {"CREDSIGHT_CONFIG": str(path)}) == {}
+    path.write_text("[people]\nrulez = 1\n")
+    with pytest.raises(ConfigError, match=r"\[people\] has no setting 'rulez'; its settings are rules, template"):
+        default_map(path, COMMANDS, SECTIONS)
+    with pytest.raises(ConfigError, match=r"unknown section \[people\]"):
+        default_map(path, COMMANDS)  # a section nobody reads is refused
 
 
 def test_flag_beats_variable_beats_file_beats_default(tmp_path: Path) -> None:

@@ -37,20 +37,29 @@ def config_path(environ: Mapping[str, str] = os.environ) -> Path | None:
     return here if here.is_file() else None
 
 
-def default_map(path: Path | None, commands: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
-    """The file's settings per command, as the CLI's defaults (a flag or variable still wins).
-
-    `commands` maps each command to its settings' names (option names without dashes,
-    with underscores). Top-level keys apply to every command that has the setting.
-    """
-    if path is None:
-        return {}
+def read_file(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path} is not valid TOML ({e}); see the README's settings section") from None
+
+
+def default_map(
+    path: Path | None, commands: Mapping[str, Sequence[str]], sections: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The file's settings per command, as the CLI's defaults (a flag or variable still wins).
+
+    `commands` maps each command to its settings' names (option names without dashes,
+    with underscores). Top-level keys apply to every command that has the setting.
+    `sections` names the settings that are not options, which the code that uses them reads with
+    `section()` (e.g. `[people]`, or `route` in `[notify]`): they are let through here, unknown ones are not.
+    """
+    if path is None:
+        return {}
+    data = read_file(path)
+    structured = {name: {_name(key) for key in keys} for name, keys in (sections or {}).items()}
     everywhere = {k: v for k, v in data.items() if not isinstance(v, dict)}
     known_anywhere = {name for names in commands.values() for name in names}
     for key in everywhere:
@@ -61,6 +70,8 @@ def default_map(path: Path | None, commands: Mapping[str, Sequence[str]]) -> dic
         chosen = {_name(k): v for k, v in everywhere.items() if _name(k) in names}
         section = data.get(command, {})
         for key, value in section.items():
+            if _name(key) in structured.get(command, ()):
+                continue
             if _name(key) not in names:
                 raise ConfigError(
                     f"{path}: [{command}] has no setting {key!r}; 'credsight {command} --help' lists the options"
@@ -68,10 +79,30 @@ def default_map(path: Path | None, commands: Mapping[str, Sequence[str]]) -> dic
             chosen[_name(key)] = value
         if chosen:
             defaults[command] = chosen
-    for section in data:
-        if isinstance(data[section], dict) and section not in commands:
-            raise ConfigError(f"{path}: unknown section [{section}]; sections are named after commands")
+    for name in data:
+        if isinstance(data[name], dict) and name not in commands and name not in structured:
+            raise ConfigError(f"{path}: unknown section [{name}]; sections are named after commands")
+        if name in structured and name not in commands:
+            for key in data[name]:
+                if _name(key) not in structured[name]:
+                    known = ", ".join(sorted(k.replace("_", "-") for k in structured[name]))
+                    raise ConfigError(f"{path}: [{name}] has no setting {key!r}; its settings are {known}")
     return defaults
+
+
+def section(name: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The settings file's `[name]` table as written (keys with - become _), or {} without a file or table.
+
+    For settings that are not command options (`[people]`, `[[notify.route]]`); default_map has
+    already refused keys nobody reads.
+    """
+    path = config_path(environ)
+    if path is None:
+        return {}
+    found = read_file(path).get(name, {})
+    if not isinstance(found, dict):
+        raise ConfigError(f"{path}: {name} must be a table ([{name}])")
+    return {_name(key): value for key, value in found.items()}
 
 
 def _name(key: str) -> str:

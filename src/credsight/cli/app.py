@@ -32,6 +32,9 @@ for command in (ingest, collect, findings, changes, trends, rules, query, export
 app.add_typer(deploy, name="deploy")
 app.command("athena-ddl")(athena_ddl)
 
+# Settings of credsight.toml that are not options of a command, by section: read by the code that uses them.
+SECTIONS: dict[str, tuple[str, ...]] = {}
+
 
 def setting_names(group: Any) -> dict[str, list[str]]:
     """Each command's settings: its options' names (the toml keys and CREDSIGHT_ variables)."""
@@ -45,7 +48,7 @@ def main() -> None:
     """Entry point: one-line errors and exit code 2 for anything the user can fix."""
     try:
         command = typer.main.get_command(app)
-        settings = default_map(config_path(), setting_names(command))
+        settings = default_map(config_path(), setting_names(command), SECTIONS)
         # a command's typer.Exit comes back as its code
         code = command.main(
             prog_name="credsight", standalone_mode=False, default_map=settings, auto_envvar_prefix=ENV_PREFIX
