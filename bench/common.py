@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import platform
+import re
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from credsight.demo import DemoOrganization
@@ -26,16 +32,31 @@ DATA = Path(__file__).parent / "data"
 
 
 def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0, compact: bool = True) -> Store:
-    """A demo store, built on first use and kept (bench/data is git-ignored)."""
+    """A demo store, built on first use and kept (bench/data is git-ignored), keyed by its size.
+
+    It is built under a temporary name and renamed when whole, so two benchmarks (or a test and a
+    person) asking for the same store at once never read a half-built one.
+    """
     folder = DATA / f"demo-{accounts}x{users or 'v'}x{days}-s{seed}{'-c' if compact else ''}"
-    store = Store(str(folder))
     if not (folder / "built").exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        building = DATA / f".{folder.name}.building-{os.getpid()}"
+        shutil.rmtree(building, ignore_errors=True)
         started = time.perf_counter()
+        store = Store(str(building))
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
             compact_and_summarise(store, SUMMARY_KINDS)
-        (folder / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
-    return store
+        (building / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
+        try:
+            building.rename(folder)
+        except OSError:  # built meanwhile by another process (or a half-built folder of an old version)
+            if (folder / "built").exists():
+                shutil.rmtree(building)
+            else:
+                shutil.rmtree(folder)
+                building.rename(folder)
+    return Store(str(folder))
 
 
 def demo_size_arguments(repeat: int = 3) -> argparse.Namespace:
@@ -68,6 +89,69 @@ def median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ms"
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` (0..1) of `values` lie (nearest rank; the largest for a few values)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, math.ceil(share * len(ordered)))) - 1]
+
+
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, as /proc/loadavg says (the machine is shared)."""
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def credsight_command() -> str:
+    """The `credsight` entry point installed beside this interpreter, as a person runs it."""
+    return shutil.which("credsight", path=str(Path(sys.executable).parent)) or "credsight"
+
+
+@dataclass(frozen=True)
+class Exited:
+    """One process run from start to exit."""
+
+    seconds: float  # wall clock, from start to exit (or to the timeout)
+    cpu: float  # CPU seconds (user and system) of the process and the children it waited for
+    code: int | None  # None: killed at the timeout
+    said: str  # its error, as the last line of stderr that names one (or the last line)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.code is None
+
+
+def run_to_exit(
+    command: list[str], out: Path, timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Exited:
+    """Run `command` with its output to the file `out`, timed from process start to exit; killed at `timeout`."""
+    with out.open("wb") as stdout, tempfile.TemporaryFile() as stderr:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=cwd, env=env)
+        try:
+            code: int | None = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = None
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # this process waits for one child at a time
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        stderr.seek(0)
+        lines = stderr.read().decode(errors="replace").strip().splitlines()
+    # A one-line error ends with it; a traceback names the exception on the line that starts with it.
+    named = [line for line in lines if re.match(r"(error: |[\w.]+(Error|Exception)\b)", line)]
+    return Exited(seconds, cpu, code, (named or lines or [""])[-1])
+
+
+def quiet_environment() -> dict[str, str]:
+    """This process's environment without CREDSIGHT_ settings, so that commands run with their defaults."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CREDSIGHT_")}
+
+
 def machine() -> str:
     return (
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
@@ -96,6 +180,59 @@ class MemoryPeak:
     def _sample(self) -> None:
         while not self._done.wait(0.01):
             self.peak = max(self.peak, resident_bytes())
+
+
+def _status_bytes(pid: int, field: str) -> int:
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM), in bytes; 0 once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in lines if line.startswith(f"{field}:")), 0)
+
+
+def peak_resident_bytes(pid: int) -> int:
+    """The process's own high-water mark of resident memory (VmHWM), from /proc."""
+    return _status_bytes(pid, "VmHWM")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and every process below it (a server's workers), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(after_name[1])
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
+
+
+class TreeMemoryPeak:
+    """The highest resident memory of a process and its children together while inside, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+
+    def __enter__(self) -> TreeMemoryPeak:
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, sum(_status_bytes(pid, "VmRSS") for pid in process_tree(self.pid)))
+            if self._done.wait(0.05):
+                return
 
 
 class GarbageCollections:

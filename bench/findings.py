@@ -11,42 +11,41 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping
+from unittest import mock
 
-from bench.common import demo_size_arguments, demo_store, machine
+from bench.common import demo_size_arguments, demo_store, load_average, machine
 from credsight.query import Database
+from credsight.query.database import Scratch
 from credsight.rules.findings import evaluate
 from credsight.rules.trends import migration_projection, per_day
 
 
-def timed_sql(database: Database) -> dict[str, float]:
-    """Seconds spent in each statement of one evaluation, by the table it creates."""
+def timed_steps(database: Database) -> dict[str, float]:
+    """Seconds spent computing each intermediate table of one evaluation, by its name.
+
+    Every step of `evaluate` that computes rows keeps them with `Scratch.keep` (the snapshot, the
+    rows found, the last passes, the first-seen dates): timing that method times each step.
+    """
     spent: dict[str, float] = {}
-    connection = database.connection
-    real = connection.execute
+    real = Scratch.keep
 
-    class Timed:
-        def execute(self, text: str, parameters: object = None) -> object:
-            started = time.perf_counter()
-            answer = real(text) if parameters is None else real(text, parameters)
-            words = text.split()
-            name = words[5] if words[:4] == ["CREATE", "OR", "REPLACE", "TEMP"] else "other"
+    def keep(work: Scratch, name: str, text: str, parameters: Mapping[str, object] | None = None) -> None:
+        started = time.perf_counter()
+        try:
+            real(work, name, text, parameters)
+        finally:
             spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
-            return answer
 
-        def __getattr__(self, name: str) -> object:
-            return getattr(connection, name)
-
-    database.connection = Timed()  # type: ignore[assignment]
-    try:
+    with mock.patch.object(Scratch, "keep", keep):
         evaluate(database)
-    finally:
-        database.connection = connection
-    return dict(spent)
+    return spent
 
 
 def main() -> None:
     args = demo_size_arguments()
     store = demo_store(args.accounts, args.days, users=args.users)
+    load = load_average()
     with Database(store) as database:
         evaluate(database)  # warm the file cache
         runs = []
@@ -54,7 +53,7 @@ def main() -> None:
             started = time.perf_counter()
             evaluation = evaluate(database)
             runs.append(time.perf_counter() - started)
-        parts = timed_sql(database)
+        parts = timed_steps(database)
         last = evaluation.date
         first = database.sql("SELECT min(snapshot_date) AS d FROM daily").rows[0]["d"]
         started = time.perf_counter()
@@ -70,7 +69,8 @@ def main() -> None:
     print(f"""
 ## Findings and trends
 
-`.venv/bin/python -m bench.findings --accounts {args.accounts} --users {args.users} --days {args.days}` on {machine()}.
+`.venv/bin/python -m bench.findings --accounts {args.accounts} --users {args.users} --days {args.days} \
+--repeat {args.repeat}` on {machine()}; load average {load} before, {load_average()} after (1 / 5 / 15 min).
 {evaluation.findings.num_rows} findings on {last} over {year.num_rows} reports of history.
 
 | measure | seconds | target |

@@ -170,9 +170,9 @@ def build_organization(
     started = time.perf_counter()
     network = Network(0.0)
     session = network.attach(boto3.Session(region_name=REGION))
-    organizations, sts, own_iam = (
-        session.client(name, endpoint_url=endpoint) for name in ("organizations", "sts", "iam")
-    )
+    organizations = session.client("organizations", endpoint_url=endpoint)
+    sts = session.client("sts", endpoint_url=endpoint)
+    own_iam = session.client("iam", endpoint_url=endpoint)
     organizations.create_organization(FeatureSet="ALL")
     ids, creating = [], []
     for i in range(size):

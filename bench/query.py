@@ -1,6 +1,6 @@
 """Query: the questions a dashboard asks, over 1,000 accounts x 100 users x 365 days.
 
-    python -m bench.query [--accounts 1000] [--users 100] [--days 365]
+    python -m bench.query [--accounts 1000] [--users 100] [--days 365] [--repeat 9] [--no-baseline]
 
 Each question runs through credsight's views (month files sorted by account, user and date,
 plus the daily rollups written with them), and, in the same run, as plain DuckDB SQL over one
@@ -10,16 +10,16 @@ unsorted Parquet file per day: the layout the issue measured as the reference.
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from bench.common import demo_store, machine, times
+from bench.common import demo_store, load_average, machine, times
 from credsight.query import Database
 
 BASELINE = {
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=9, help="measured runs of each question")
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
     store = demo_store(args.accounts, args.days, users=args.users)
@@ -63,17 +64,23 @@ def main() -> None:
     rows = database.sql("SELECT count(*) AS n FROM reports").rows[0]["n"]
     files = len(store.live_parts()["reports"])
     opened = times(lambda: Database(store).close(), repeat=5)
-    ours = {name: times(lambda n=name, p=params: database.named(n, **p)) for name, params in parameters.items()}
+    load = load_average()
+    ours = {
+        name: times(functools.partial(database.named, name, **params), repeat=args.repeat)
+        for name, params in parameters.items()
+    }
     baseline: dict[str, list[float]] = {}
     if not args.no_baseline:
-        baseline = measure_baseline(database, parameters)
+        baseline = measure_baseline(database, parameters, args.repeat)
     print(f"## Query ({args.accounts:,} accounts x {args.users} users x {args.days} days: {rows:,} rows)\n")
     print(
-        f"`python -m bench.query --accounts {args.accounts} --users {args.users} --days {args.days}` on {machine()}, "
-        f"duckdb {duckdb.__version__}. Store: {files} report files after `compact` ({files / args.days:.2f} per day); "
+        f"`python -m bench.query --accounts {args.accounts} --users {args.users} --days {args.days} "
+        f"--repeat {args.repeat}` on {machine()}, duckdb {duckdb.__version__}; load average {load} before, "
+        f"{load_average()} after (1 / 5 / 15 min). Store: {files} report files after `compact` "
+        f"({files / args.days:.2f} per day); "
         f"built in {build_note}.\n"
     )
-    print("Median (and worst) of 9 runs after one warm-up, the views already open.\n")
+    print(f"Median (and worst) of {args.repeat} runs after one warm-up, the views already open.\n")
     print("| question | credsight | one unsorted file per day | speed-up |")
     print("|---|---:|---:|---:|")
     for name, measured in ours.items():
@@ -89,11 +96,17 @@ def main() -> None:
         print(f"The per-day baseline was written from the store in {baseline['written'][0]:.0f} s.\n")
 
 
-def measure_baseline(database: Database, parameters: dict[str, dict[str, object]]) -> dict[str, list[float]]:
+def answer(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, object]) -> object:
+    return connection.sql(sql, params=parameters).to_arrow_table()
+
+
+def measure_baseline(
+    database: Database, parameters: dict[str, dict[str, object]], repeat: int
+) -> dict[str, list[float]]:
     folder = tempfile.mkdtemp(prefix="credsight-bench-days-")
     try:
         started = time.perf_counter()
-        database.connection.execute(
+        database.sql(
             f"COPY (SELECT * FROM report_parts ORDER BY random()) TO '{folder}' "  # noqa: S608 (our temp folder)
             "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (snapshot_date))"
         )
@@ -103,8 +116,7 @@ def measure_baseline(database: Database, parameters: dict[str, dict[str, object]
         result: dict[str, list[float]] = {}
         for name, sql in BASELINE.items():
             bound = {k: v for k, v in parameters[name].items() if f"${k}" in sql}
-            run: Callable[[], object] = lambda s=sql, b=bound: plain.sql(s, params=b).to_arrow_table()  # noqa: E731
-            result[name] = times(run)
+            result[name] = times(functools.partial(answer, plain, sql, bound), repeat=repeat)
         result["written"] = [written]
         return result
     finally:

@@ -1,9 +1,17 @@
 """The Lambda package and handler, end to end against moto's server (Organizations, STS, IAM, S3).
 
-The package is built as `credsight deploy package` builds it (manylinux wheels from PyPI), for
-this machine's Python so that it can run here, and the handler runs from the unpacked package
-(`python -S`: no site-packages) plus a folder holding only what the Lambda runtime provides
-(boto3 and its dependencies), as Lambda runs it. Then `credsight query` reads the S3 store.
+The package is built as `credsight deploy package` builds it (manylinux wheels from PyPI) twice:
+for the runtime the collector template declares (python3.12 on Amazon Linux 2023), and checked
+there as far as this machine allows (every wheel's tags, every shared library's glibc needs: a
+Python 3.12 cannot run here); and for this machine's Python, from the same recipe, so that the
+handler runs from the unpacked package (`python -S`: no site-packages) plus a folder holding only
+what the Lambda runtime provides (boto3 and its dependencies), as Lambda runs it. Then `credsight
+query` reads the S3 store.
+
+The failure paths run the handler in this process against the same moto server, with faults moto
+cannot produce (a report that never completes) injected through botocore hooks: an account still
+running near the invocation's end, a batch retried after it wrote, a batch whose invocation raised.
+The state machine itself runs in tests/test_state_machine.py.
 """
 
 from __future__ import annotations
@@ -11,20 +19,38 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from credsight.deploy.package import DEPENDENCIES, RUNTIME_PROVIDED, UNZIPPED_LIMIT, PackageSize, build_package
-from tests.aws_org import Organization, build_organization
+from credsight.deploy import lambda_handler
+from credsight.deploy.lambda_handler import BATCH_FAILED, SAFETY_SECONDS, handler
+from credsight.deploy.package import (
+    DEFAULT_PYTHON,
+    DEPENDENCIES,
+    RUNTIME_GLIBC,
+    RUNTIME_PROVIDED,
+    UNZIPPED_LIMIT,
+    PackageSize,
+    build_package,
+)
+from credsight.deploy.templates import render
+from credsight.errors import StoreError
+from credsight.query import Database
+from credsight.sources.aws import Aws
+from credsight.store import Store
+from tests.aws_org import Faults, Organization, build_organization
 from tests.conftest import moto_server_process
 
 # The state machine's work, done in order by a script run from the package alone.
@@ -172,8 +198,17 @@ def test_a_scheduled_event_collects_the_organization_and_stores_its_findings(
     assert sum(batch["skipped"] for batch in result["batches"]) == 1  # the suspended account
     assert all(batch["failed"] == 0 for batch in result["batches"])
     assert stored_users(organization, store) == created_users(organization)
-    outcomes = query(organization, store, "SELECT status, count(*) AS n FROM runs GROUP BY status ORDER BY status")
-    assert outcomes == [{"status": "skipped", "n": 1}, {"status": "success", "n": len(organization.active)}]
+    outcomes = query(
+        organization,
+        store,
+        "SELECT kind, status, count(*) AS n FROM runs GROUP BY kind, status ORDER BY kind, status",
+    )
+    assert outcomes == [
+        {"kind": "credential_report", "status": "skipped", "n": 1},
+        {"kind": "credential_report", "status": "success", "n": len(organization.active)},
+        {"kind": "identity_center", "status": "success", "n": 1},  # moto has an instance: read with the accounts
+    ]
+    assert result["identity_center"]["status"] == "success"
     expected = sorted((f["rule"], f["account_id"], f["user"]) for f in credsight_json(organization, store, "findings"))
     assert expected, "the organization has users without MFA: there must be findings"
     assert result["findings"] == len(expected)
@@ -249,3 +284,313 @@ def test_a_batch_outside_the_plan_is_refused(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("CREDSIGHT_STORE", store.url)
     with pytest.raises(UserFixable, match=r"batch 2 is not in the plan of run .*, which has 2 batches"):
         handler({"step": "collect", "run_id": run_id, "batch": 2}, None)
+
+
+# -- the package for the runtime the template declares ------------------------------------------
+
+WHEEL_TAG = re.compile(r"Tag: (?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>\S+)")
+
+
+@pytest.fixture(scope="module")
+def runtime_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PackageSize]:
+    """The package as `credsight deploy package` builds it by default: for the template's runtime."""
+    folder = tmp_path_factory.mktemp("runtime-package")
+    size = build_package(folder / "credsight.zip")
+    with zipfile.ZipFile(folder / "credsight.zip") as archive:
+        archive.extractall(folder / "unpacked")
+    return folder / "unpacked", size
+
+
+def glibc_needed(library: Path) -> tuple[int, int]:
+    """The newest GLIBC_x.y symbol version a shared library needs (readelf's version references)."""
+    done = subprocess.run(["readelf", "-V", "--wide", str(library)], capture_output=True, text=True, check=True)
+    versions = [(int(a), int(b)) for a, b in re.findall(r"Name: GLIBC_(\d+)\.(\d+)", done.stdout)]
+    return max(versions, default=(0, 0))
+
+
+def test_the_package_is_built_for_the_runtime_the_template_declares(
+    runtime_package: tuple[Path, PackageSize],
+) -> None:
+    """What can be checked without a Python 3.12 here: the runtime named once, every wheel built for
+    it, every compiled module for its ABI, and no library needing a glibc newer than Amazon Linux 2023's."""
+    folder, size = runtime_package
+    function = json.loads(render("collector"))["Resources"]["CollectorFunction"]["Properties"]
+    assert function["Runtime"] == f"python{DEFAULT_PYTHON}"
+    python = "cp" + DEFAULT_PYTHON.replace(".", "")
+    tags = {}
+    for wheel in folder.glob("*.dist-info/WHEEL"):
+        found = [m.groupdict() for m in WHEEL_TAG.finditer(wheel.read_text())]
+        assert found, wheel
+        tags[wheel.parent.name.split("-")[0].lower()] = found
+    assert {name.lower() for name in DEPENDENCIES} <= set(tags)
+    for name, found in tags.items():
+        # cp312 itself, or the stable ABI of an older Python (which 3.12 loads), or pure Python.
+        fits = [
+            t
+            for t in found
+            if t["python"] in (python, "py3")
+            or (t["abi"] == "abi3" and int(t["python"][3:]) <= int(DEFAULT_PYTHON.split(".")[1]))
+        ]
+        assert fits, (name, found)
+        for tag in fits:
+            manylinux = re.match(r"manylinux_(\d+)_(\d+)_|manylinux(2014)_", tag["platform"])
+            if manylinux and not manylinux.group(3):
+                assert (int(manylinux.group(1)), int(manylinux.group(2))) <= RUNTIME_GLIBC, (name, tag)
+            else:
+                assert tag["platform"] in ("any", "manylinux2014_x86_64"), (name, tag)
+    extensions = [p for p in folder.rglob("*.so") if ".cpython-" in p.name]
+    assert extensions, "no compiled module: the wheels did not land"
+    assert [p.name for p in extensions if f".cpython-{python[2:]}-" not in p.name] == []
+    libraries = [p for p in folder.rglob("*.so*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
+    needs = {str(p.relative_to(folder)): glibc_needed(p) for p in libraries}
+    assert max(needs.values()) > (2, 17)  # readelf did read the version references
+    assert {p: v for p, v in needs.items() if v > RUNTIME_GLIBC} == {}
+    assert size.unzipped < UNZIPPED_LIMIT, f"{size.unzipped / 2**20:.0f} MB unpacked"
+
+
+# -- failure paths, the handler in this process ------------------------------------------------------
+
+
+class Context:
+    """Lambda's context object, as far as the handler asks it: the time left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+@pytest.fixture
+def in_lambda(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> Callable[[], tuple[Store, Faults]]:
+    """The function's environment on a fresh S3 store, and the faults its AWS calls meet."""
+
+    def prepare() -> tuple[Store, Faults]:
+        store = new_store(organization)
+        session = boto3.Session(region_name="us-east-1")
+        faults = Faults(session)
+        monkeypatch.setattr(lambda_handler, "Aws", lambda **options: Aws(session=session, **options))
+        for name, value in {
+            "CREDSIGHT_STORE": store,
+            "AWS_ENDPOINT_URL": organization.endpoint,
+            "CREDSIGHT_CONCURRENCY": "8",
+            "CREDSIGHT_BATCH_SIZE": "10",
+        }.items():
+            monkeypatch.setenv(name, value)
+        return Store(store, endpoint_url=organization.endpoint), faults
+
+    return prepare
+
+
+def planned_batches(store: Store, run_id: str) -> list[list[str]]:
+    plan = json.loads(store.read_plan(run_id))
+    ids, size = [a["id"] for a in plan["accounts"]], plan["batch_size"]
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def outcomes(store: Store) -> list[dict[str, Any]]:
+    with Database(store) as database:
+        return database.sql(
+            "SELECT account_id, run_id, status, error_class, error_message FROM runs WHERE kind = 'credential_report'"
+        ).rows
+
+
+def test_an_account_still_running_near_the_deadline_ends_timeout_not_lost(
+    in_lambda: Callable[[], tuple[Store, Faults]], organization: Organization
+) -> None:
+    store, faults = in_lambda()
+    planned = handler({"step": "list"}, Context(900))
+    batches = planned_batches(store, planned["run_id"])
+    stuck = next(a for a in batches[0] if a in organization.active and a != "123456789012")
+    faults.add("iam.GenerateCredentialReport", stuck, "INPROGRESS")  # its report never completes
+    left = SAFETY_SECONDS + 6  # the invocation has 66 s left: each account may take 6 of them
+    started = time.monotonic()
+    result = handler({"step": "collect", "run_id": planned["run_id"], "batch": 0}, Context(left))
+    took = time.monotonic() - started
+    assert took < left - SAFETY_SECONDS / 2, f"the batch ran {took:.0f} s of the {left} s it had"
+    assert faults.injected["iam.GenerateCredentialReport", stuck] >= 2  # it was polled until its time was up
+    assert result["failed"] == 1 and result["failed_by_class"] == {"timeout": 1}
+    found = {r["account_id"]: r for r in outcomes(store)}
+    assert set(found) == set(batches[0])  # every account of the batch recorded, none lost
+    assert (found[stuck]["status"], found[stuck]["error_class"]) == ("failed", "timeout")
+    assert "gave up after" in found[stuck]["error_message"]
+    assert {r["status"] for a, r in found.items() if a != stuck} <= {"success", "skipped"}
+
+
+def unique(rows: list[dict[str, Any]], *key: str) -> bool:
+    counted = Counter(tuple(row[k] for k in key) for row in rows)
+    return bool(counted) and max(counted.values()) == 1
+
+
+def test_a_batch_retried_after_it_wrote_gives_no_duplicate_row_in_any_view(
+    in_lambda: Callable[[], tuple[Store, Faults]],
+) -> None:
+    store, _faults = in_lambda()
+    planned = handler({"step": "list"}, Context(900))
+    run_id, batches = planned["run_id"], planned["batches"]
+    first = handler({"step": "collect", "run_id": run_id, "batch": 0}, Context(900))
+    again = handler({"step": "collect", "run_id": run_id, "batch": 0}, Context(900))  # Step Functions' retry
+    assert first["collected"] == again["collected"] > 0 and first["batch_run_id"] != again["batch_run_id"]
+    for batch in batches[1:]:
+        handler({"step": "collect", "run_id": run_id, "batch": batch}, Context(900))
+
+    def check() -> None:
+        with Database(store) as database:
+            views = {v: database.sql(f"SELECT * FROM {v}").rows for v in ("reports", "latest", "daily", "key_use")}  # noqa: S608
+            accounts = database.sql("SELECT * FROM accounts").rows
+        for view, rows in views.items():
+            assert len({json.dumps(r, default=str, sort_keys=True) for r in rows}) == len(rows), view
+        assert unique(views["reports"], "account_id", "user", "snapshot_date")
+        assert unique(views["latest"], "account_id", "user")
+        assert unique(views["daily"], "account_id", "snapshot_date")
+        assert unique(views["key_use"], "snapshot_date", "account_id", "region", "service")
+        assert unique(accounts, "account_id")
+        assert {r["run_id"] for r in views["daily"] if r["account_id"] in planned_batches(store, run_id)[0]} == {
+            again["batch_run_id"]
+        }  # the retry's rows, the newer run, are the ones shown
+
+    check()
+    attempts = Counter(r["account_id"] for r in outcomes(store))
+    assert {attempts[a] for a in planned_batches(store, run_id)[0]} == {2}  # runs keeps every attempt
+    finished = handler({"step": "finish", "run_id": run_id}, Context(900))
+    assert finished["compacted_parts"] > 0 and finished["batch_failed"] == 0
+    check()  # and so does the compacted store
+
+
+def test_a_batch_whose_invocation_raised_is_recorded_by_the_finish_step(
+    in_lambda: Callable[[], tuple[Store, Faults]], organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _faults = in_lambda()
+    planned = handler({"step": "list"}, Context(900))
+    run_id, batches = planned["run_id"], planned_batches(store, planned["run_id"])
+    assert len(batches) >= 3
+    handler({"step": "collect", "run_id": run_id, "batch": 0}, Context(900))
+    with monkeypatch.context() as broken:  # batch 1's invocation cannot reach the store: it raises
+        broken.setenv("CREDSIGHT_STORE", f"s3://credsight-missing-{uuid.uuid4().hex[:8]}/credsight")
+        with pytest.raises(StoreError, match="cannot read the plan"):
+            handler({"step": "collect", "run_id": run_id, "batch": 1}, Context(900))
+    for batch in range(2, len(batches)):  # the Map goes on
+        handler({"step": "collect", "run_id": run_id, "batch": batch}, Context(900))
+    finished = handler({"step": "finish", "run_id": run_id}, Context(900))
+    assert finished["batch_failed"] == len(batches[1])
+    found = {r["account_id"]: r for r in outcomes(store)}
+    assert set(found) == {a for batch in batches for a in batch}  # every planned account recorded
+    failed = {a for a, r in found.items() if r["error_class"] == BATCH_FAILED}
+    assert failed == set(batches[1])
+    assert all(
+        found[a]["status"] == "failed" and f"batch 1 of run {run_id}" in found[a]["error_message"] for a in failed
+    )
+    again = handler({"step": "finish", "run_id": run_id}, Context(900))  # Finish retried: nothing recorded twice
+    assert again["batch_failed"] == 0
+
+
+# -- the state machine, executed by moto's Step Functions interpreter -------------------------------
+
+BROKEN_BATCH = 1  # the batch whose invocation raises (see tests/lambda_on_moto.py)
+SUBSTITUTIONS = {"LambdaInvoke": "arn:aws:states:::lambda:invoke", "MaxConcurrency": "{% 2 %}"}
+# What moto's interpreter cannot check, so these tests do not either: IAM (moto checks no permission:
+# the roles' policies are checked by cfn-lint, checkov and tests/test_deploy_templates.py); the Lambda
+# service's own failures and the Retry that answers them (moto's Lambda never fails as a service);
+# the Map's MaxConcurrency as a limit (moto may run iterations one at a time); the 256 KB payload
+# limit of a state; logging and X-Ray tracing; the EventBridge schedule; and DefinitionSubstitutions,
+# which CloudFormation fills in (here, the same text substitution, done by the test).
+
+
+@pytest.fixture(scope="module")
+def machine_aws(package: tuple[Path, PackageSize, list[str]], runtime: Path) -> Iterator[Organization]:
+    """moto with a Step Functions interpreter that executes and a Lambda that runs the package."""
+    from bench.common import free_port, serving
+
+    from tests.conftest import AWS_TEST_ENVIRONMENT
+
+    os.environ.update(AWS_TEST_ENVIRONMENT)
+    port = free_port()
+    launcher = Path(__file__).with_name("lambda_on_moto.py")
+    command = [sys.executable, str(launcher), str(port), str(package[0]), str(runtime), str(BROKEN_BATCH)]
+    with serving(command, port, "moto with the package's Lambda"):
+        yield build_organization(f"http://127.0.0.1:{port}")
+
+
+def deployed_machine(organization: Organization, store: str) -> str:
+    """The collector's function and state machine as the template declares them; the machine's ARN."""
+    from credsight.deploy.templates import HANDLER, RUNTIME, run_definition
+
+    endpoint = organization.endpoint
+    iam = boto3.client("iam", endpoint_url=endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    name = f"credsight-{uuid.uuid4().hex[:8]}"
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    collector = json.loads(render("collector"))["Resources"]["CollectorFunction"]["Properties"]
+    function = boto3.client("lambda", endpoint_url=endpoint).create_function(
+        FunctionName=f"{name}-collector",
+        Runtime=RUNTIME,
+        Handler=HANDLER,
+        Role=role,
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # moto keeps the code; the package runs from its folder
+        Timeout=collector["Timeout"],
+        MemorySize=collector["MemorySize"],
+        Environment={
+            "Variables": {
+                "CREDSIGHT_STORE": store,
+                "AWS_ENDPOINT_URL": endpoint,
+                "CREDSIGHT_CONCURRENCY": "8",
+                "CREDSIGHT_BATCH_SIZE": "8",
+            }
+        },
+    )
+    text = json.dumps(run_definition())
+    for key, value in {**SUBSTITUTIONS, "CollectorFunctionArn": function["FunctionArn"]}.items():
+        text = text.replace("${" + key + "}", value)
+    assert "${" not in text
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint)
+    made = sfn.create_state_machine(name=name, definition=text, roleArn=role, type="STANDARD")
+    return str(made["stateMachineArn"])
+
+
+def executed(organization: Organization, machine: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Start the machine as the schedule does (input {}); its description once it ended, and its history."""
+    sfn = boto3.client("stepfunctions", endpoint_url=organization.endpoint)
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deadline = time.monotonic() + 600
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end in 10 minutes"
+        time.sleep(0.5)  # polling moto for the execution's end: there is no waiter for it
+    history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return described, history
+
+
+def test_the_state_machine_runs_the_collection_and_a_failed_batch_is_kept_while_the_map_goes_on(
+    machine_aws: Organization,
+) -> None:
+    organization = machine_aws
+    store = new_store(organization)
+    described, history = executed(organization, deployed_machine(organization, store))
+    assert described["status"] == "SUCCEEDED", json.dumps(history[-3:], default=str)[:3000]
+    output = json.loads(described["output"])
+    batches = list(range((len(organization.accounts) + 7) // 8))
+    assert output["batches"] == batches and output["accounts"] == len(organization.accounts)
+    collected = output["collected"]
+    assert len(collected) == len(batches)
+    broken = collected[BROKEN_BATCH]
+    assert broken["batch"] == BROKEN_BATCH and broken["error"] == "StoreError"
+    assert "cannot read the plan" in broken["cause"]  # the Catch kept the handler's own error
+    assert all("error" not in c and c["batch"] == b for b, c in enumerate(collected) if b != BROKEN_BATCH)
+    failed_events = [e for e in history if e["type"] == "TaskFailed"]
+    assert len(failed_events) == 1 and failed_events[0]["taskFailedEventDetails"]["error"] == "StoreError"
+    finished = output["finished"]
+    plan = json.loads(Store(store, endpoint_url=organization.endpoint).read_plan(output["run_id"]))
+    lost = [a["id"] for a in plan["accounts"][BROKEN_BATCH * 8 : (BROKEN_BATCH + 1) * 8]]
+    assert finished["batch_failed"] == len(lost) and finished["compacted_parts"] > 0 and finished["findings"] > 0
+    runs = query(
+        organization, store, "SELECT account_id, status, error_class FROM runs WHERE kind = 'credential_report'"
+    )
+    assert sorted(r["account_id"] for r in runs) == sorted(organization.accounts)  # every account recorded once
+    assert sorted(r["account_id"] for r in runs if r["error_class"] == BATCH_FAILED) == sorted(lost)
+    expected = {a: users for a, users in created_users(organization).items() if a not in lost}
+    assert stored_users(organization, store) == expected
+    assert stored_findings(organization, store, finished["findings_file"])

@@ -23,14 +23,17 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from credsight.demo.store import METADATA_SCHEMA
-from credsight.deploy import athena, iam_policies
-from credsight.deploy.lambda_handler import LambdaSettings
+from credsight.deploy import athena, iam_policies, lambda_handler
+from credsight.deploy.lambda_handler import LambdaSettings, NotifySettings
 from credsight.deploy.templates import TEMPLATES, render
-from credsight.sources import aws
+from credsight.rules.severity import SEVERITIES
+from credsight.sources import aws, identity_center
 from credsight.store import Store
 from credsight.store import files as store_files
 from credsight.store.runs import Run, Snapshot
 from tests.conftest import ACCOUNT, DAY, report, user_row
+from tests.test_people import Center, Person
+from tests.test_people import identity as identity_snapshot
 
 NAMES = sorted(TEMPLATES)
 # Actions that may be granted on Resource "*", each because the Service Authorization Reference
@@ -40,6 +43,7 @@ UNSCOPED = {
     "organizations:ListRoots": "lists the organization's root",
     "iam:GenerateCredentialReport": "acts on the calling account as a whole",
     "iam:GetCredentialReport": "acts on the calling account as a whole",
+    "sso:ListInstances": "lists the organization's IAM Identity Center instances",
     "logs:CreateLogDelivery": "Step Functions vended-log delivery",
     "logs:GetLogDelivery": "Step Functions vended-log delivery",
     "logs:UpdateLogDelivery": "Step Functions vended-log delivery",
@@ -164,7 +168,8 @@ def test_render_prints_the_template_as_json_text(name: str) -> None:
 def test_the_collector_role_grants_exactly_what_the_code_declares(collector: dict[str, Any]) -> None:
     granted = actions(role_statements(collector, "CollectorRole"))
     code = {a for a in granted if not a.startswith(INFRASTRUCTURE)}
-    assert code == set(aws.PERMISSIONS) | set(store_files.PERMISSIONS)
+    notifying = set(lambda_handler.PUBLISH_PERMISSIONS) | set(lambda_handler.SECRET_PERMISSIONS)
+    assert code == set(aws.PERMISSIONS) | set(identity_center.PERMISSIONS) | set(store_files.PERMISSIONS) | notifying
     assert granted - code == {"logs:CreateLogStream", "logs:PutLogEvents", "kms:GenerateDataKey", "kms:Decrypt"}
 
 
@@ -187,6 +192,14 @@ def test_the_collector_role_is_scoped_to_member_roles_the_store_and_its_own_logs
     assert by_action["kms:Decrypt"]["Resource"] == {"Ref": "KmsKeyArn"}
     key_policy = collector["Resources"]["CollectorKeyPolicy"]
     assert key_policy["Condition"] == "HasKmsKey"  # no key given: no KMS permission at all
+    assert by_action["sns:Publish"]["Resource"] == {"Ref": "NotificationTopic"}  # its own topic only
+    secret = by_action["secretsmanager:GetSecretValue"]["Resource"]["Fn::Sub"]
+    assert secret.endswith(":secret:${NotifySecretName}-??????")  # the named secret (and its random suffix) only
+    secret_policy = collector["Resources"]["CollectorSecretPolicy"]
+    assert secret_policy["Condition"] == "HasNotifySecret"  # no secret named: no Secrets Manager permission
+    assert collector["Conditions"]["HasNotifySecret"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "NotifySecretName"}, ""]}]
+    }
 
 
 def test_the_member_role_grants_only_the_credential_report(templates: dict[str, dict[str, Any]]) -> None:
@@ -229,7 +242,8 @@ def test_resource_star_only_for_actions_that_take_no_resource(templates: dict[st
         if "*" in as_list(s.get("Resource"))
         for a in as_list(s["Action"])
     ]
-    assert star, "expected the credential-report actions on Resource *"
+    if name in ("collector", "member-role"):  # they grant the credential-report actions, which take no resource
+        assert star, "expected the credential-report actions on Resource *"
     assert [(where, a) for where, a in star if a not in UNSCOPED] == []
 
 
@@ -290,7 +304,8 @@ def test_the_function_runs_the_handler_with_the_settings_it_reads(collector: dic
     assert function["Handler"] == "credsight.deploy.lambda_handler.handler"
     module, name = function["Handler"].rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module), name))
-    assert (function["Runtime"], function["Timeout"], function["MemorySize"]) == ("python3.12", 900, 1024)
+    assert (function["Runtime"], function["Timeout"], function["MemorySize"]) == ("python3.12", 900, 4096)
+    assert function["EphemeralStorage"] == {"Size": 4096}  # compaction spills a month's slices to /tmp
     assert function["Architectures"] == [{"Ref": "Architecture"}]
     assert function["ReservedConcurrentExecutions"] == {"Ref": "MapConcurrency"}
     log_group = collector["Resources"]["FunctionLogGroup"]["Properties"]
@@ -305,7 +320,19 @@ def test_the_function_runs_the_handler_with_the_settings_it_reads(collector: dic
         "CREDSIGHT_EXTERNAL_ID": "shared",
         "CREDSIGHT_CONCURRENCY": "7",
         "CREDSIGHT_BATCH_SIZE": "9",
+        "CREDSIGHT_NOTIFY_TOPIC": "arn:aws:sns:us-east-1:123456789012:topic",
+        "CREDSIGHT_NOTIFY_SECRET": "credsight/apprise",
+        "CREDSIGHT_NOTIFY_MIN_SEVERITY": "critical",
+        "CREDSIGHT_DASHBOARD_URL": "https://credsight.example.com",
     }
+    notify = NotifySettings.from_environment({key: values[key] for key in variables})
+    assert (notify.topic, notify.secret, notify.min_severity, notify.dashboard_url) == (
+        "arn:aws:sns:us-east-1:123456789012:topic",
+        "credsight/apprise",
+        "critical",
+        "https://credsight.example.com",
+    )
+    assert variables["CREDSIGHT_NOTIFY_TOPIC"] == {"Ref": "NotificationTopic"}
     settings = LambdaSettings.from_environment({key: values[key] for key in variables})
     assert (settings.store, settings.role.role_name, settings.role.external_id) == (
         "s3://bucket/prefix",
@@ -352,6 +379,20 @@ def test_the_state_machine_collects_batches_in_parallel_and_keeps_failures(colle
     assert machine["TracingConfiguration"] == {"Enabled": True}
 
 
+def test_the_notification_topic_is_encrypted_and_mail_is_optional(collector: dict[str, Any]) -> None:
+    resources = collector["Resources"]
+    topic = resources["NotificationTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, "alias/aws/sns"]}
+    mail = resources["NotificationEmail"]
+    assert mail["Condition"] == "HasNotifyEmail" and mail["Properties"]["Protocol"] == "email"
+    assert mail["Properties"]["TopicArn"] == {"Ref": "NotificationTopic"}
+    assert mail["Properties"]["Endpoint"] == {"Ref": "NotifyEmail"}
+    pattern = collector["Parameters"]["NotifyEmail"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "") and re.fullmatch(pattern, "security@example.com")
+    assert not re.fullmatch(pattern, "security") and not re.fullmatch(pattern, "a b@example.com")
+    assert collector["Parameters"]["NotifyMinSeverity"]["AllowedValues"] == list(SEVERITIES)
+
+
 def test_the_schedule_starts_the_state_machine(collector: dict[str, Any]) -> None:
     schedule = collector["Resources"]["RunSchedule"]["Properties"]
     assert schedule["ScheduleExpression"] == {"Ref": "Schedule"}
@@ -366,7 +407,9 @@ def file_columns(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tup
     """Each store table's columns as its Parquet files hold them, after a real ingest."""
     written = Store(str(tmp_path_factory.mktemp("store") / "store"))
     names = pa.Table.from_pylist([{"snapshot_date": DAY, "account_id": ACCOUNT, "name": "a"}], schema=METADATA_SCHEMA)
-    Run(written).write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)], names)
+    run = Run(written)
+    run.write([Snapshot(report(user_row("alice")), "r.csv", DAY, ACCOUNT)], names)
+    run.write_identity([identity_snapshot(0, Center([Person("alice@example.com", ("alice@example.com",))]))])
     root = Path(written.url)
     return {
         table.name: [(f.name, athena.glue_type(f.type)) for f in pq.read_schema(next(root.glob(f"{table.name}/*/*")))]
@@ -430,6 +473,10 @@ def test_the_collector_parameters_and_outputs(collector: dict[str, Any]) -> None
         "Architecture": "x86_64",
         "LogRetentionDays": 90,
         "GlueDatabaseName": "credsight",
+        "NotifyEmail": "",
+        "NotifySecretName": "",
+        "NotifyMinSeverity": "high",
+        "DashboardUrl": "",
     }
     assert all(p["Description"] for p in collector["Parameters"].values())
     prefix = collector["Parameters"]["StorePrefix"]["AllowedPattern"]  # it ends up in IAM resource ARNs
@@ -442,6 +489,7 @@ def test_the_collector_parameters_and_outputs(collector: dict[str, Any]) -> None
         "BucketName",
         "GlueDatabase",
         "AthenaWorkGroup",
+        "NotificationTopicArn",
     }
     assert collector["Outputs"]["CollectorRoleArn"]["Value"] == {"Fn::GetAtt": ["CollectorRole", "Arn"]}
 

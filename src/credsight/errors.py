@@ -72,3 +72,15 @@ class ExceptionsError(UserFixable, ValueError):
 
 class ServeError(UserFixable, RuntimeError):
     """The dashboard cannot be served as asked (an address, a secret, a certificate)."""
+
+
+class MappingError(UserFixable, ValueError):
+    """The people mapping file (account_id,user,identity_center_user) is malformed; the message names file and line."""
+
+
+class PeopleError(UserFixable, RuntimeError):
+    """The SSO migration cannot be told as asked (no Identity Center snapshot yet); the message says what to do."""
+
+
+class NotifyError(UserFixable, ValueError):
+    """A notification destination or route cannot be used as given; the message says which and what to do."""

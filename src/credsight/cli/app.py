@@ -19,21 +19,43 @@ from credsight.cli.demo import demo
 from credsight.cli.deploy import athena_ddl, deploy
 from credsight.cli.findings import findings, rules
 from credsight.cli.ingest import ingest
+from credsight.cli.migration import migration
+from credsight.cli.notify import notify
 from credsight.cli.query import export, query
 from credsight.cli.report import report
 from credsight.cli.serve import serve
 from credsight.cli.trends import trends
+from credsight.cli.user import user
 from credsight.config import ENV_PREFIX, config_path, default_map
 from credsight.errors import UserFixable
 
 app = command_group("One view of every IAM user's credentials across an AWS Organization, over time.")
-for command in (ingest, collect, findings, changes, trends, rules, query, export, serve, report, compact, demo):
+for command in (
+    ingest,
+    collect,
+    findings,
+    changes,
+    trends,
+    rules,
+    query,
+    export,
+    serve,
+    report,
+    compact,
+    demo,
+    migration,
+    user,
+    notify,
+):
     app.command()(command)
 app.add_typer(deploy, name="deploy")
 app.command("athena-ddl")(athena_ddl)
 
 # Settings of credsight.toml that are not options of a command, by section: read by the code that uses them.
-SECTIONS: dict[str, tuple[str, ...]] = {}
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "people": ("rules", "template", "mapping", "ready_days"),  # rules/matching.py: who each IAM user is
+    "notify": ("route",),  # notify/routes.py: [[notify.route]], each destination and what it hears about
+}
 
 
 def setting_names(group: Any) -> dict[str, list[str]]:

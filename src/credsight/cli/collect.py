@@ -64,6 +64,13 @@ def collect(
     log_format: Annotated[LogFormat, typer.Option(help="text: a progress bar; json: one line per account.")] = (
         LogFormat.text
     ),
+    identity_center: Annotated[
+        bool | None,
+        typer.Option(
+            "--identity-center/--no-identity-center",
+            help="Also collect IAM Identity Center (users, groups, assignments). Default: when an instance is found.",
+        ),
+    ] = None,
     profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE", help="AWS profile. [env: AWS_PROFILE]")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region for STS and IAM calls.")] = None,
     endpoint_url: EndpointOption = None,
@@ -86,6 +93,7 @@ def collect(
         resume=check_run_id(resume) if resume else None,
         only_failed=only_failed,
         log_format=log_format.value,
+        identity_center={None: "auto", True: "on", False: "off"}[identity_center],
         profile=profile,
         region=region,
         endpoint_url=endpoint_url,
@@ -119,6 +127,7 @@ class CollectRequest:
     resume: str | None = None
     only_failed: bool = False
     log_format: str = "text"
+    identity_center: str = "auto"  # auto: when an instance is found; on: required; off
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
@@ -131,6 +140,7 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
     from credsight.sources.aws import Aws
     from credsight.sources.collect import Settings, collect
     from credsight.sources.credential_report import Timing
+    from credsight.sources.identity_center import IdentityCenterSettings
     from credsight.store import new_run_id
 
     aws = aws or Aws(
@@ -151,7 +161,13 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
         concurrency=request.concurrency,
         caller_via_role=request.caller_via_role,
     )
+    identity = IdentityCenterSettings(
+        request.identity_center, request.concurrency, Timing(deadline=request.account_timeout)
+    )
+    if resuming is not None and resuming in identity_runs(store):
+        identity = IdentityCenterSettings("off")  # the run holds its Identity Center snapshot already
     console = Console(stderr=True, highlight=False, markup=False)
+    json_lines = request.log_format == "json"
     try:
         with stop_on_signals() as stop, reporting(request.log_format, console, len(chosen)) as on_outcome:
             summary = collect(
@@ -166,6 +182,8 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
                 with_metadata=with_metadata,
                 on_outcome=on_outcome,
                 stop=stop,
+                identity=identity,
+                on_identity=lambda outcome: print(json.dumps(outcome.record()), flush=True) if json_lines else None,
             )
     except KeyboardInterrupt:
         console.print(
@@ -226,6 +244,17 @@ LATEST_RUN = f"SELECT max(run_id) AS run_id FROM {RUN_IDS}"  # noqa: S608 (const
 RUN_EXISTS = f"SELECT count(*) AS n FROM {RUN_IDS} WHERE run_id = $run"  # noqa: S608
 
 
+def identity_runs(store: Store) -> set[str]:
+    """The runs that hold a committed Identity Center snapshot."""
+    from credsight.store.files import PART_NAME
+
+    return {
+        found.group("run_id")
+        for part in store.identity_parts()["identity_snapshots"]
+        if (found := PART_NAME.fullmatch(part.name))
+    }
+
+
 def latest_run(store: Store) -> str:
     from credsight.query import Database
 
@@ -246,7 +275,8 @@ def missing_from(store: Store, run_id: str, accounts: list[Account]) -> list[Acc
             raise SourceError(f"--resume: no run {run_id} in {store.url}; the runs view lists them")
         done = database.sql(
             """SELECT DISTINCT account_id FROM daily_parts WHERE run_id = $run
-               UNION SELECT account_id FROM runs WHERE run_id = $run AND status = 'skipped'""",
+               UNION SELECT account_id FROM runs
+                     WHERE run_id = $run AND status = 'skipped' AND kind = 'credential_report'""",
             {"run": run_id},
         )
         finished = set(done.table.column("account_id").to_pylist())
@@ -283,17 +313,31 @@ def finish(summary: Summary, log_format: str, console: Console) -> int:
 
     collected, failed, skipped = summary.count("success"), summary.failed, summary.count("skipped")
     rows = sum(o.rows or 0 for o in summary.outcomes if o.status == "success")
+    identity = summary.identity
+    identity_failed = identity is not None and identity.status == "failed"
     if log_format == "json":
         record = {"run_id": summary.run_id, "collected": collected, "failed": len(failed), "skipped": skipped}
-        print(json.dumps({"summary": {**record, "rows": rows}}), flush=True)
+        state = {"identity_center": identity.status if identity else "off"}
+        print(json.dumps({"summary": {**record, "rows": rows, **state}}), flush=True)
     else:
         print(
             f"run {summary.run_id}: collected {collected} accounts ({rows} rows), "
             f"{len(failed)} failed, {skipped} skipped",
             flush=True,
         )
-    if not failed:
+        if identity is not None:
+            print(identity.describe(), flush=True)
+    if identity is not None and identity.status == "failed":
+        console.print(
+            f"Identity Center was not collected ({identity.error_class}): {identity.message}; "
+            "the credential reports are stored",
+            soft_wrap=True,
+        )
+    if not failed and not identity_failed:
         return EXIT_ALL_COLLECTED
+    if not failed:
+        console.print(f"collect it again with: credsight collect --resume {summary.run_id}", soft_wrap=True)
+        return EXIT_SOME_FAILED
     table = Table("account", "name", "error", "message", title="accounts not collected")
     for column in table.columns:
         column.overflow = "fold"

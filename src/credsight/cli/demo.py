@@ -33,7 +33,7 @@ def demo(
         typer.echo(f"{store} already holds data; using it as it is")
     else:
         organization = DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users_per_account)
-        summary = build_demo_store(target, organization, progress=sys.stderr.isatty())
+        summary = build_demo_store(target, organization, progress=sys.stderr.isatty(), troubles=True)
         compact_and_summarise(target, SUMMARY_KINDS)
         typer.echo(f"built the demo organization in {store}: {summary.reports} reports, {summary.rows} rows")
     typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,13 @@ deploy = command_group("Deploy the collector into AWS: CloudFormation templates 
 
 @deploy.command()
 def template(
-    name: Annotated[str, typer.Argument(help="collector (management or delegated admin account) or member-role.")],
+    name: Annotated[
+        str,
+        typer.Argument(help="collector (management or delegated admin account), member-role, or quicksight."),
+    ],
 ) -> None:
-    """Print a CloudFormation template (JSON): the collector stack, or the member role's StackSet."""
+    """Print a CloudFormation template (JSON): the collector stack, the member role's StackSet, or the
+    QuickSight dashboard over the collector's Athena views."""
     from credsight.deploy.templates import TEMPLATES, render
     from credsight.errors import UserError
 
@@ -40,11 +45,24 @@ def package(
     typer.echo(f"wrote {out} ({size.zipped / 2**20:.1f} MB, {size.unzipped / 2**20:.0f} MB unpacked)")
 
 
+class SqlDialect(StrEnum):
+    """Whose SQL `athena-ddl` prints: Athena's (Hive DDL, Trino views), or Spark's (EMR, Glue, pyspark)."""
+
+    athena = "athena"
+    spark = "spark"
+
+
 def athena_ddl(
-    location: Annotated[str, typer.Option(help="The store on S3: s3://bucket/prefix.")],
+    location: Annotated[
+        str, typer.Option(help="The store: s3://bucket/prefix (for Spark also s3a://bucket/prefix or file:///folder).")
+    ],
     database: Annotated[str, typer.Option(help="The Glue / Athena database to create the tables in.")] = "credsight",
+    dialect: Annotated[
+        SqlDialect, typer.Option(help="athena: partition projection, Trino views; spark: Spark tables and views.")
+    ] = SqlDialect.athena,
 ) -> None:
-    """Print the Athena DDL: the store's tables (partition projection, no crawler) and the views."""
+    """Print the Athena DDL: the store's tables (partition projection, no crawler) and the views; or,
+    with --dialect spark, the same tables and views for Spark."""
     from credsight.deploy.athena import athena_ddl as ddl
 
-    sys.stdout.write(ddl(location, database))
+    sys.stdout.write(ddl(location, database, dialect.value))

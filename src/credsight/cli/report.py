@@ -32,9 +32,11 @@ def report(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Write one self-contained HTML report (no network needed to open it) for people without AWS access."""
+    from credsight.config import section
     from credsight.present.report import scope_label, write_report
     from credsight.query import Database
     from credsight.rules.exceptions import accepted_risks
+    from credsight.rules.matching import people_settings
 
     ids = parse_ids(account, "--account")
     with Database(open_store(store, endpoint_url)) as database:
@@ -42,7 +44,8 @@ def report(
             raise UserError(f"the store {store} holds no snapshots; collect or ingest some first")
         chosen = database.scope(ids, ou)
         risks = accepted_risks(exceptions)
-        text = write_report(database, maybe_date(date, "--date"), chosen, redact, scope_label(ids, ou), risks)
+        people = people_settings(section("people"))
+        text = write_report(database, maybe_date(date, "--date"), chosen, redact, scope_label(ids, ou), risks, people)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:

@@ -86,6 +86,6 @@ def run_trends(
         }
         json.dump({"projection": record}, out)
         out.write("\n")
-    write_rows(totals, format, out, shown=SHOWN, width=140, headers="words")
+    write_rows(totals, format, out, shown=SHOWN, headers="words")
     if format is TableFormat.table:
         print(f"SSO migration: {projection.describe()}", file=out)

@@ -1,5 +1,6 @@
 """The store as Athena (and the Glue catalogue) sees it: tables over the same Parquet files, and the
-views of query.py in Athena's SQL (Trino), so the same questions can be asked there.
+views of query.py in Athena's SQL (Trino), so the same questions can be asked there; and the same for
+Spark (EMR, Glue, a laptop's pyspark): `athena_ddl(..., dialect="spark")`.
 
 Tables are partitioned by `snapshot_month` with partition projection: Athena computes the
 partitions from the month range, no crawler and no MSCK REPAIR. The outcome files of `runs`
@@ -9,6 +10,17 @@ and reads every outcome file (they are small).
 Files a compaction replaced may still be there for a moment (the store's readers skip them by
 the compacted file's footer, which Athena cannot read): the views therefore keep one copy of
 each row, and, where one day holds several runs for an account, the newest run, as query.py does.
+
+The tables are the store's own: every month-partitioned table store/schemas.py declares
+(PARTITIONED_TABLES, each with its schema_of) and the runs' outcomes, so a table the store gains is
+declared here, and in the collector template's Glue catalogue, with no second list.
+Athena routes `CREATE EXTERNAL TABLE` to its Hive engine (Hive DDL, backquotes) and views to Trino
+(double quotes): each statement is written in its engine's syntax, and the tests parse each one with
+sqlglot's Athena dialect and with sqlfluff's Hive and Trino grammars.
+
+For Spark the tables are Spark's own Parquet tables over the same folders (Spark reads no partition
+projection: `ALTER TABLE ... RECOVER PARTITIONS` discovers the month folders), and the views are the
+Athena views translated by sqlglot from Athena's SQL to Spark's.
 """
 
 from __future__ import annotations
@@ -20,10 +32,15 @@ import pyarrow as pa
 
 from credsight.errors import UserFixable
 from credsight.query.views import FORMAT_COLUMNS, LAYOUT_COLUMNS
-from credsight.store.schemas import MONTHLY_TABLES, OUTCOME_SCHEMA, schema_of
+from credsight.store.schemas import OUTCOME_SCHEMA, PARTITIONED_TABLES, schema_of
 
 FIRST_MONTH = "2014-01"  # the credential report API dates from 2014
 BUCKET_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_./\-]*)?")
+# Spark also reads s3a:// (Hadoop's S3 connector) and a local folder (file:///...).
+SPARK_LOCATION = re.compile(
+    r"(s3a?://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_./\-]*)?|file:///[A-Za-z0-9_./\-]+)"
+)
+DIALECTS = ("athena", "spark")
 TABLE_PREFIX = "credsight_"  # store tables are <prefix><name>; the views take the plain names
 
 
@@ -39,7 +56,7 @@ class StoreTable:
 
 
 STORE_TABLES = (
-    *(StoreTable(name, schema_of(name), monthly=True) for name in MONTHLY_TABLES),
+    *(StoreTable(name, schema_of(name), monthly=True) for name in PARTITIONED_TABLES),
     StoreTable("runs", OUTCOME_SCHEMA, monthly=False),
 )
 BY_NAME = {table.name: table for table in STORE_TABLES}
@@ -72,10 +89,17 @@ def glue_columns(table: StoreTable) -> list[tuple[str, str]]:
     return [(field.name, glue_type(field.type)) for field in table.schema]
 
 
-def check_location(location: str) -> str:
-    """An s3://bucket[/prefix] location, without a trailing slash; anything else is the user's to fix."""
+def check_location(location: str, dialect: str = "athena") -> str:
+    """An s3://bucket[/prefix] location (for Spark also s3a:// or file:///folder), without a trailing
+    slash; anything else is the user's to fix. Nothing else can reach the SQL text."""
     trimmed = location.rstrip("/")
-    if not BUCKET_LOCATION.fullmatch(trimmed):
+    if dialect == "spark":
+        if not SPARK_LOCATION.fullmatch(trimmed):
+            raise UserFixable(
+                f"--location {location!r} is not a location Spark reads the store from; give s3://bucket/prefix "
+                "(EMR, Glue), s3a://bucket/prefix or file:///folder (letters, digits and - _ . / only)"
+            )
+    elif not BUCKET_LOCATION.fullmatch(trimmed):
         raise UserFixable(
             f"--location {location!r} is not an S3 location; give the store's s3://bucket/prefix "
             "(letters, digits and - _ . / only)"
@@ -149,15 +173,70 @@ def views(database: str) -> dict[str, str]:
     }
 
 
-def athena_ddl(location: str, database: str = "credsight") -> str:
-    """Every statement, in order, separated by blank lines: tables, then views."""
-    trimmed = check_location(location)
-    if not DATABASE_NAME.fullmatch(database):
-        raise UserFixable(f"--database {database!r}: use lower-case letters, digits and _ only")
-    statements = [f"CREATE DATABASE IF NOT EXISTS `{database}`;"]
-    statements += [create_table(table, trimmed, database) for table in STORE_TABLES]
-    statements += [
+def create_views(database: str) -> list[str]:
+    """The views as Athena creates them (Trino's SQL), in the order they depend on each other."""
+    return [
         f'CREATE OR REPLACE VIEW "{database}"."{name}" AS\n{" ".join(sql.split())};'
         for name, sql in views(database).items()
     ]
+
+
+def spark_table(table: StoreTable, location: str, database: str) -> list[str]:
+    """A store table as a Spark Parquet table over its folder; its month folders discovered."""
+    columns = glue_columns(table) + ([("snapshot_month", "string")] if table.monthly else [])
+    listed = ",\n".join(f"  `{name}` {kind}" for name, kind in columns)
+    text = f"CREATE TABLE IF NOT EXISTS `{database}`.`{table.table}` (\n{listed}\n)\nUSING PARQUET\n"
+    if table.monthly:
+        text += "PARTITIONED BY (`snapshot_month`)\n"
+    else:  # runs/run_id=<run id>/ folders hold the outcome files; they are not partitions (run_id is a column)
+        text += "OPTIONS ('recursiveFileLookup' = 'true')\n"
+    statements = [text + f"LOCATION '{location}/{table.name}/';"]
+    if table.monthly:
+        statements.append(f"ALTER TABLE `{database}`.`{table.table}` RECOVER PARTITIONS;")
+    return statements
+
+
+def spark_views(database: str) -> list[str]:
+    """The Athena views, translated by sqlglot from Athena's SQL (Trino) to Spark's."""
+    import sqlglot
+
+    return [sqlglot.transpile(view, read="athena", write="spark")[0] + ";" for view in create_views(database)]
+
+
+def athena_ddl(location: str, database: str = "credsight", dialect: str = "athena") -> str:
+    """Every statement, in order, separated by blank lines: tables, then views; for Athena, or for Spark."""
+    if dialect not in DIALECTS:
+        raise UserFixable(f"--dialect {dialect!r}: choose one of {', '.join(DIALECTS)}")
+    trimmed = check_location(location, dialect)
+    if not DATABASE_NAME.fullmatch(database):
+        raise UserFixable(f"--database {database!r}: use lower-case letters, digits and _ only")
+    statements = [f"CREATE DATABASE IF NOT EXISTS `{database}`;"]
+    if dialect == "spark":
+        statements += [statement for table in STORE_TABLES for statement in spark_table(table, trimmed, database)]
+        statements += spark_views(database)
+    else:
+        statements += [create_table(table, trimmed, database) for table in STORE_TABLES]
+        statements += create_views(database)
     return "\n\n".join(statements) + "\n"
+
+
+def view_schemas(database: str = "credsight") -> dict[str, pa.Schema]:
+    """Each view's columns and types, as the views' own SQL makes them: the views run in DuckDB over
+    empty tables of the store's schemas (their SQL is plain enough for both engines; see the tests)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        connection.execute(f'CREATE SCHEMA "{database}"')
+        for table in STORE_TABLES:
+            schema = table.schema.append(pa.field("snapshot_month", pa.string())) if table.monthly else table.schema
+            connection.register(f"empty_{table.name}", schema.empty_table())
+            connection.execute(f'CREATE VIEW "{database}"."{table.table}" AS SELECT * FROM empty_{table.name}')  # noqa: S608 (names from this module)
+        for statement in create_views(database):
+            connection.execute(statement)
+        return {
+            name: connection.sql(f'SELECT * FROM "{database}"."{name}" LIMIT 0').to_arrow_table().schema  # noqa: S608
+            for name in views(database)
+        }
+    finally:
+        connection.close()

@@ -1,9 +1,9 @@
 """The IAM policies of the deployment templates, built from the permissions the code declares.
 
-`credsight.sources.aws.PERMISSIONS` and `credsight.store.files.PERMISSIONS` say what the collector
-calls; this module only says where each action may act (its Resource and Condition). An action
-the code declares but this module does not place fails the template build (KeyError), so a new
-call cannot ship without a decision about its scope.
+`credsight.sources.aws.PERMISSIONS`, `credsight.sources.identity_center.PERMISSIONS` and
+`credsight.store.files.PERMISSIONS` say what the collector calls; this module only says where each
+action may act (its Resource and Condition). An action the code declares but this module does not
+place fails the template build (KeyError), so a new call cannot ship without a decision about its scope.
 
 Which actions accept no resource ARN comes from the AWS Service Authorization Reference
 (https://docs.aws.amazon.com/service-authorization/latest/reference/): an action with an empty
@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from credsight.sources import aws
+from credsight.deploy import lambda_handler
+from credsight.sources import aws, identity_center
 from credsight.store import files as store_files
 
 # Actions the Service Authorization Reference lists with no resource type, and why we call them.
@@ -26,6 +27,7 @@ UNSCOPED_ACTIONS = {
     "organizations:ListRoots": "finds the root to walk the OU tree from; no resource type",
     "iam:GenerateCredentialReport": "the account's credential report; no resource type",
     "iam:GetCredentialReport": "the account's credential report; no resource type",
+    "sso:ListInstances": "finds the organization's IAM Identity Center instance; no resource type",
     # Step Functions' vended logs: AWS documents these for a state machine's logging role and
     # none of them accepts a log group ARN (the delivery is set up by the service).
     "logs:CreateLogDelivery": "Step Functions logging; no resource type",
@@ -70,6 +72,26 @@ STORE_LISTING = Scope(
     {"StringLike": {"s3:prefix": ["${StorePrefix}", "${StorePrefix}/*"]}},
 )
 STORE_OBJECTS = Scope({"Fn::Sub": "${StoreBucket.Arn}/${StorePrefix}/*"})
+# Identity Center's instance and identity store are not known to the template (they are created with the
+# organization's Identity Center, in the management account or read by a delegated administrator); their
+# users, groups and memberships have ARNs without an account. Read-only listings only.
+IDENTITY_CENTER_INSTANCES = Scope({"Fn::Sub": "arn:${AWS::Partition}:sso:::instance/*"})
+IDENTITY_STORE = Scope(
+    [
+        {"Fn::Sub": "arn:${AWS::Partition}:identitystore::*:identitystore/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:identitystore:::user/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:identitystore:::group/*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:identitystore:::membership/*"},
+    ]
+)
+NOTIFICATION_TOPIC = Scope({"Ref": "NotificationTopic"})
+# Secrets Manager appends six random characters to a secret's name in its ARN.
+NOTIFICATION_SECRET = Scope(
+    {
+        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${NotifySecretName}-"
+        "??????"
+    }
+)
 
 COLLECTOR_SCOPES = {
     "organizations:ListAccounts": EVERYTHING,
@@ -80,10 +102,18 @@ COLLECTOR_SCOPES = {
     # The collector reads the account it runs in with its own credentials (no role to assume).
     "iam:GenerateCredentialReport": EVERYTHING,
     "iam:GetCredentialReport": EVERYTHING,
+    "sso:ListInstances": EVERYTHING,
+    "sso:ListAccountAssignmentsForPrincipal": IDENTITY_CENTER_INSTANCES,
+    "identitystore:ListUsers": IDENTITY_STORE,
+    "identitystore:ListGroups": IDENTITY_STORE,
+    "identitystore:ListGroupMemberships": IDENTITY_STORE,
     "s3:ListBucket": STORE_LISTING,
     "s3:GetObject": STORE_OBJECTS,
     "s3:PutObject": STORE_OBJECTS,
     "s3:DeleteObject": STORE_OBJECTS,
+    # The Finish step's digests (deploy/lambda_handler.py publish_digests).
+    "sns:Publish": NOTIFICATION_TOPIC,
+    "secretsmanager:GetSecretValue": NOTIFICATION_SECRET,
 }
 
 
@@ -121,7 +151,10 @@ def document(*statement_list: Any) -> dict[str, Any]:
 
 def collector_policy() -> dict[str, Any]:
     """What the collector function does: the code's permissions and its own logs."""
-    code = statements([*aws.PERMISSIONS, *store_files.PERMISSIONS], COLLECTOR_SCOPES)
+    code = statements(
+        [*aws.PERMISSIONS, *identity_center.PERMISSIONS, *store_files.PERMISSIONS, *lambda_handler.PUBLISH_PERMISSIONS],
+        COLLECTOR_SCOPES,
+    )
     logs = {
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -135,6 +168,11 @@ def collector_key_policy() -> dict[str, Any]:
     return document(
         {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": {"Ref": "KmsKeyArn"}}
     )
+
+
+def collector_secret_policy() -> dict[str, Any]:
+    """Read the secret of apprise URLs the Finish step also notifies (present only when the stack names one)."""
+    return document(*statements(lambda_handler.SECRET_PERMISSIONS, COLLECTOR_SCOPES))
 
 
 def state_machine_policy() -> dict[str, Any]:

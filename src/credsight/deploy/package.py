@@ -25,7 +25,12 @@ from pathlib import Path
 from credsight.errors import UserFixable
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for the unpacked code, layers included
-DEFAULT_PYTHON = "3.12"  # the collector template's runtime (templates.RUNTIME)
+# The collector template's runtime (templates.RUNTIME), the one Python the package is built for.
+# Lambda's python3.12 runs on Amazon Linux 2023, whose glibc is 2.34: the wheels must need no newer one.
+# (python3.11 runs on Amazon Linux 2, glibc 2.26, which the pinned pyarrow's manylinux_2_28 wheels
+# cannot load: a package for this machine's Python 3.11 would pass its tests here and fail in AWS.)
+DEFAULT_PYTHON = "3.12"
+RUNTIME_GLIBC = (2, 34)
 DEPENDENCIES = ("pyarrow", "numpy", "duckdb")
 # In every Lambda Python runtime: the AWS SDK and what it needs (tests put the local copies beside the package).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
@@ -61,6 +66,13 @@ class PackageSize:
     unzipped: int
 
 
+def platforms(machine: str) -> list[str]:
+    """pip's --platform arguments: every manylinux tag the runtime's glibc can load (pip matches tags exactly)."""
+    major, newest = RUNTIME_GLIBC
+    tags = [f"manylinux2014_{machine}", *(f"manylinux_{major}_{minor}_{machine}" for minor in range(17, newest + 1))]
+    return [argument for tag in tags for argument in ("--platform", tag)]
+
+
 def install_dependencies(target: Path, python: str, architecture: str) -> None:
     """The dependencies' wheels for Lambda (manylinux, the runtime's Python), at the versions tested here."""
     machine = ARCHITECTURES[architecture]
@@ -79,10 +91,7 @@ def install_dependencies(target: Path, python: str, architecture: str) -> None:
         "--python-version",
         python,
         "--only-binary=:all:",
-        "--platform",
-        f"manylinux2014_{machine}",
-        "--platform",
-        f"manylinux_2_28_{machine}",
+        *platforms(machine),
         *pinned,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -21,10 +21,20 @@ from typing import Any
 from credsight.deploy import iam_policies
 from credsight.deploy.athena import DATABASE_NAME
 from credsight.deploy.package import ARCHITECTURES, DEFAULT_PYTHON
+from credsight.deploy.quicksight import quicksight
 from credsight.deploy.store_resources import NO_VALUE, buckets, catalogue, skip
+from credsight.rules.severity import SEVERITIES
 
 HANDLER = "credsight.deploy.lambda_handler.handler"  # the package's entry point (deploy/package.py)
-RUNTIME = f"python{DEFAULT_PYTHON}"  # the Python `credsight deploy package` builds for by default
+RUNTIME = f"python{DEFAULT_PYTHON}"  # the one Python `credsight deploy package` builds for (deploy/package.py)
+# The function's memory and /tmp, sized for its Finish step (the batches need less) from `python -m bench.compact
+# --accounts 10000 --users 100 --days 31` (BENCHMARKS.md, "Compaction": a month of 31 M report rows): peak
+# resident memory 1,214 MB compacting, 1,178 MB summarising, 1,864 MB evaluating the findings (DuckDB), so
+# 4,096 MB is 2.2 times the largest, and Lambda gives it about 2.3 vCPU (the compaction reads one slice while
+# it writes another: 175 s of CPU, 68 s more for the summaries, 9 s for the findings). Its /tmp holds the
+# compaction's spill, 1,449 MB at its largest, and the merged month before its upload (about 400 MB).
+FUNCTION_MEMORY_MB = 4096
+FUNCTION_TMP_MB = 4096
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_CHOICES = [
     1,
@@ -129,6 +139,29 @@ COLLECTOR_PARAMETERS = {
         "Glue / Athena database of the store's tables (`athena-ddl --database`).",
         AllowedPattern=f"^{DATABASE_NAME.pattern}$",
     ),
+    # The Finish step's digests (`credsight notify`): to the stack's SNS topic, and to apprise URLs in a secret.
+    "NotifyEmail": parameter(
+        "String",
+        "",
+        "An e-mail address subscribed to the notification topic (AWS asks it to confirm); empty: none.",
+        AllowedPattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    ),
+    "NotifySecretName": parameter(
+        "String",
+        "",
+        "Secrets Manager secret whose value lists apprise URLs (a JSON list, or one per line) the Finish step "
+        "also notifies; empty: none.",
+        AllowedPattern=r"^$|^[\w/+=.@\-]{1,512}$",
+    ),
+    "NotifyMinSeverity": parameter(
+        "String", "high", "Events and new findings at or above this are notified.", AllowedValues=list(SEVERITIES)
+    ),
+    "DashboardUrl": parameter(
+        "String",
+        "",
+        "The dashboard's address, for links in the digests (e.g. https://credsight.example.com); empty: none.",
+        AllowedPattern=r"^$|^https?://[^\s?#]+$",
+    ),
 }
 
 
@@ -181,6 +214,16 @@ def function() -> dict[str, Any]:
                 "PolicyDocument": iam_policies.collector_key_policy(),
             },
         },
+        # Likewise, reading the notification secret only when the stack names one.
+        "CollectorSecretPolicy": {
+            "Type": "AWS::IAM::Policy",
+            "Condition": "HasNotifySecret",
+            "Properties": {
+                "PolicyName": "read-notification-secret",
+                "Roles": [{"Ref": "CollectorRole"}],
+                "PolicyDocument": iam_policies.collector_secret_policy(),
+            },
+        },
         "CollectorFunction": {
             "Type": "AWS::Lambda::Function",
             "Properties": {
@@ -191,7 +234,8 @@ def function() -> dict[str, Any]:
                 "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}},
                 "Architectures": [{"Ref": "Architecture"}],
                 "Timeout": 900,
-                "MemorySize": 1024,
+                "MemorySize": FUNCTION_MEMORY_MB,
+                "EphemeralStorage": {"Size": FUNCTION_TMP_MB},
                 "ReservedConcurrentExecutions": {"Ref": "MapConcurrency"},
                 "Role": {"Fn::GetAtt": ["CollectorRole", "Arn"]},
                 "LoggingConfig": {"LogGroup": {"Ref": "FunctionLogGroup"}},
@@ -202,6 +246,10 @@ def function() -> dict[str, Any]:
                         "CREDSIGHT_EXTERNAL_ID": {"Ref": "ExternalId"},
                         "CREDSIGHT_CONCURRENCY": {"Ref": "Concurrency"},
                         "CREDSIGHT_BATCH_SIZE": {"Ref": "BatchSize"},
+                        "CREDSIGHT_NOTIFY_TOPIC": {"Ref": "NotificationTopic"},
+                        "CREDSIGHT_NOTIFY_SECRET": {"Ref": "NotifySecretName"},
+                        "CREDSIGHT_NOTIFY_MIN_SEVERITY": {"Ref": "NotifyMinSeverity"},
+                        "CREDSIGHT_DASHBOARD_URL": {"Ref": "DashboardUrl"},
                     }
                 },
             },
@@ -222,6 +270,29 @@ def function() -> dict[str, Any]:
                     "external ID, which AWS documents as not secret; Lambda encrypts it at rest.",
                 ),
             ),
+        },
+    }
+
+
+def notifications() -> dict[str, Any]:
+    """The topic the Finish step publishes its digest to, encrypted (the store's key, or SNS's own), and the
+    optional e-mail subscription."""
+    return {
+        "NotificationTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "DisplayName": "credsight",
+                "KmsMasterKeyId": {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, "alias/aws/sns"]},
+            },
+        },
+        "NotificationEmail": {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasNotifyEmail",
+            "Properties": {
+                "TopicArn": {"Ref": "NotificationTopic"},
+                "Protocol": "email",
+                "Endpoint": {"Ref": "NotifyEmail"},
+            },
         },
     }
 
@@ -371,8 +442,10 @@ def collector() -> dict[str, Any]:
         "Conditions": {
             "HasKmsKey": {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]},
             "ExpiresSnapshots": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExpireAfterDays"}, "0"]}]},
+            "HasNotifyEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "NotifyEmail"}, ""]}]},
+            "HasNotifySecret": {"Fn::Not": [{"Fn::Equals": [{"Ref": "NotifySecretName"}, ""]}]},
         },
-        "Resources": {**buckets(), **function(), **orchestration(), **catalogue()},
+        "Resources": {**buckets(), **function(), **notifications(), **orchestration(), **catalogue()},
         "Outputs": {
             "CollectorRoleArn": {
                 "Description": "The member-role StackSet's CollectorRoleArn.",
@@ -386,6 +459,10 @@ def collector() -> dict[str, Any]:
             "BucketName": {"Value": {"Ref": "StoreBucket"}},
             "GlueDatabase": {"Value": {"Ref": "GlueDatabase"}},
             "AthenaWorkGroup": {"Value": {"Ref": "AthenaWorkGroup"}},
+            "NotificationTopicArn": {
+                "Description": "The digests of each run; subscribe more endpoints to it.",
+                "Value": {"Ref": "NotificationTopic"},
+            },
         },
     }
 
@@ -445,7 +522,11 @@ def member_role() -> dict[str, Any]:
     }
 
 
-TEMPLATES: dict[str, Callable[[], dict[str, Any]]] = {"collector": collector, "member-role": member_role}
+TEMPLATES: dict[str, Callable[[], dict[str, Any]]] = {
+    "collector": collector,
+    "member-role": member_role,
+    "quicksight": quicksight,  # deploy/quicksight.py: the dashboard over the collector's Athena views
+}
 
 
 def render(name: str) -> str:

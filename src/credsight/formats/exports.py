@@ -1,16 +1,26 @@
-"""Writing query answers as CSV and JSON, safe to open in a spreadsheet."""
+"""Writing rows as CSV and JSON, safe to open in a spreadsheet, streamed a batch at a time from Arrow.
+
+`plain` and `csv_text` say what a value becomes (dates in ISO 8601, UTC times ending in Z, nested values
+as JSON); the writers produce exactly the bytes `json.dump([plain(row) ...], indent=1)` and `csv.writer`
+would, but build them a column at a time with Arrow compute (formats/text.py) instead of a Python object
+per field.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
-from typing import IO, Any
+from collections.abc import Iterable
+from typing import IO, Any, TypeAlias
 
 import pyarrow as pa
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+Rows: TypeAlias = "pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]"
 
 
 def neutralise(value: object) -> object:
@@ -20,32 +30,62 @@ def neutralise(value: object) -> object:
     return value
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: dates and times as ISO 8601 text (UTC written Z), lists and objects within."""
     if isinstance(value, dt.datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
-def write_csv(table: pa.Table, stream: IO[str]) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow([neutralise(_text(v)) for v in row.values()])
+def csv_text(value: Any) -> Any:
+    """A value as a CSV cell holds it: plain(), nested values as JSON, nothing for null."""
+    value = plain(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return "" if value is None else value
 
 
-def _text(value: Any) -> Any:
-    plain = _plain(value)
-    if isinstance(plain, list | dict):
-        return json.dumps(plain)
-    return "" if plain is None else plain
+def batches_of(rows: Rows) -> tuple[pa.Schema | None, Iterable[pa.RecordBatch | pa.Table]]:
+    if isinstance(rows, pa.Table | pa.RecordBatch):
+        return rows.schema, [rows]
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return None, []
+    return first.schema, _chain(first, iterator)
 
 
-def write_json(table: pa.Table, stream: IO[str]) -> None:
-    json.dump([_plain(row) for row in table.to_pylist()], stream, indent=1)
-    stream.write("\n")
+def _chain(first: pa.RecordBatch, rest: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+def write_csv(rows: Rows, stream: IO[str], schema: pa.Schema | None = None) -> None:
+    """The rows as CSV with a header line; formulas neutralised. `schema` names the columns when `rows`
+    is an empty stream of batches."""
+    from credsight.formats.text import csv_lines
+
+    found, batches = batches_of(rows)
+    names = (found or schema or pa.schema([])).names
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(names)
+    stream.write(header.getvalue())
+    for batch in batches:
+        stream.write(csv_lines(batch))
+
+
+def write_json(rows: Rows, stream: IO[str]) -> None:
+    """The rows as one JSON array of objects, indented by one space, ending in a line break."""
+    from credsight.formats.text import JsonRecords
+
+    _found, batches = batches_of(rows)
+    writer = JsonRecords(stream)
+    for batch in batches:
+        writer.write(batch)
+    writer.close()

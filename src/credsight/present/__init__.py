@@ -1,1 +1,2 @@
-"""How answers are shown: exports, tables, and (later) the dashboard and the static report."""
+"""How answers are shown to people: figures, the questions the pages and the report share, the
+self-contained HTML report, and the Dash dashboard (dashboard/)."""

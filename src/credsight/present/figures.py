@@ -13,12 +13,29 @@ from typing import Any
 import plotly.graph_objects as go
 
 CLASS_COLOURS = {"humans": "#d62728", "machines": "#1f77b4", "dormant": "#7f7f7f"}
+# The SSO migration's states, from what is left to do to what is done (people.py).
+STATE_COLOURS = {
+    "no_sso_user": "#d62728",
+    "ambiguous": "#9467bd",
+    "sso_user_no_access": "#ff9900",
+    "dual_use": "#e377c2",
+    "ready_to_remove": "#17becf",
+    "migrated": "#2ca02c",
+    "removed": "#bbbbbb",
+}
+SEVERITY_COLOURS = {
+    "critical": "#7f0000",
+    "high": "#d62728",
+    "medium": "#ff9900",
+    "low": "#1f77b4",
+    "informational": "#bbbbbb",
+}
 UTC_NOTE = "dates in UTC"
 
 
 def text(value: object) -> str:
     """A value from a report, made safe to show in a figure."""
-    return html.escape("" if value is None else str(value))
+    return html.escape("" if value is None else str(value), quote=False)  # plotly shows &quot; as written
 
 
 def _layout(figure: go.Figure, title: str, **extra: Any) -> go.Figure:
@@ -79,3 +96,45 @@ def bars(labels: Sequence[str], values: Sequence[int], title: str, axis: str) ->
         return empty(title, "nothing to show for these filters")
     figure = go.Figure(go.Bar(x=[text(label) for label in labels], y=list(values)))
     return _layout(figure, title, yaxis_title=axis, xaxis={"type": "category"})
+
+
+def events_by_severity(
+    days: Sequence[dt.date], severities: Sequence[str], counts: Sequence[int], title: str
+) -> go.Figure:
+    """Events per day, stacked by severity (critical at the bottom, where the eye starts)."""
+    if not days:
+        return empty(title, "no change in this period for these accounts")
+    figure = go.Figure()
+    for severity, colour in SEVERITY_COLOURS.items():
+        points = [(d, n) for d, s, n in zip(days, severities, counts, strict=True) if s == severity]
+        if points:
+            figure.add_trace(
+                go.Bar(x=[d for d, _ in points], y=[n for _, n in points], name=severity, marker={"color": colour})
+            )
+    return _layout(figure, title, barmode="stack", xaxis_title=f"seen on ({UTC_NOTE})", yaxis_title="events")
+
+
+def by_state(days: Sequence[dt.date], counts: Mapping[str, Sequence[int]], title: str) -> go.Figure:
+    """The people's IAM users per day, stacked by migration state (what is left at the bottom)."""
+    if not days:
+        return empty(title, "no Identity Center snapshot in this period")
+    figure = go.Figure()
+    for state, colour in STATE_COLOURS.items():
+        if state in counts:
+            figure.add_trace(
+                go.Scatter(x=list(days), y=list(counts[state]), name=state, stackgroup="users", line={"color": colour})
+            )
+    return _layout(figure, title, xaxis_title=f"snapshot date ({UTC_NOTE})", yaxis_title="IAM users of people")
+
+
+def states_by_place(places: Sequence[str], counts: Mapping[str, Sequence[int]], title: str) -> go.Figure:
+    """Per OU (or account), the people's IAM users by migration state on one day."""
+    if not places:
+        return empty(title, "nothing to show for these filters")
+    figure = go.Figure()
+    for state, colour in STATE_COLOURS.items():
+        if state in counts and any(counts[state]):
+            figure.add_trace(
+                go.Bar(x=[text(p) for p in places], y=list(counts[state]), name=state, marker={"color": colour})
+            )
+    return _layout(figure, title, barmode="stack", yaxis_title="IAM users", xaxis={"type": "category"})

@@ -42,18 +42,21 @@ PER_DAY = """
     GROUP BY g.snapshot_date ORDER BY g.snapshot_date"""
 
 HEALTH = """
-    WITH attempts AS (
-        SELECT * FROM runs WHERE in_scope($accounts, account_id)
+    WITH attempts AS (  -- the credential reports attempted up to the day asked; when: the day, then the time
+        SELECT *, {'day': coalesce(snapshot_date, CAST(finished_at AS DATE)), 'at': finished_at} AS attempted
+        FROM runs
+        WHERE kind = 'credential_report' AND in_scope($accounts, account_id)
+          AND coalesce(snapshot_date, CAST(finished_at AS DATE)) <= $today
     ),
     success AS (
         SELECT account_id, max(snapshot_date) AS last_success FROM attempts WHERE status = 'success' GROUP BY ALL
     ),
     failure AS (
-        SELECT account_id, arg_max(snapshot_date, finished_at) AS last_failure,
-               arg_max(error_class, finished_at) AS error_class, arg_max(error_message, finished_at) AS error_message
+        SELECT account_id, arg_max(snapshot_date, attempted) AS last_failure,
+               arg_max(error_class, attempted) AS error_class, arg_max(error_message, attempted) AS error_message
         FROM attempts WHERE status = 'failed' GROUP BY ALL
     ),
-    latest AS (SELECT account_id, arg_max(status, finished_at) AS last_status FROM attempts GROUP BY ALL)
+    latest AS (SELECT account_id, arg_max(status, attempted) AS last_status FROM attempts GROUP BY ALL)
     SELECT l.account_id, m.name AS account_name, m.ou_path, m.state, l.last_status, s.last_success,
            date_diff('day', s.last_success, $today) AS days_since_success,
            f.last_failure, f.error_class, f.error_message
@@ -87,7 +90,13 @@ def per_day(database: Database, start: dt.date, end: dt.date, accounts: list[str
 
 
 def health(database: Database, accounts: list[str] | None, today: dt.date) -> list[dict[str, Any]]:
-    return database.sql(HEALTH, {"accounts": accounts, "today": today}).rows
+    rows: list[dict[str, Any]] = health_table(database, accounts, today).to_pylist()
+    return rows
+
+
+def health_table(database: Database, accounts: list[str] | None, today: dt.date) -> pa.Table:
+    """Per account: the last attempt, the last success and its age, the last failure, its class and message."""
+    return database.sql(HEALTH, {"accounts": accounts, "today": today}).table
 
 
 REMAINING_HUMANS = f"""
@@ -104,7 +113,27 @@ HUMANS_BY_OU = f"""
 
 
 def remaining_humans(database: Database, date: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:
-    return database.sql(REMAINING_HUMANS, {"date": date, "accounts": accounts}).rows
+    rows: list[dict[str, Any]] = remaining_humans_table(database, date, accounts).to_pylist()
+    return rows
+
+
+def remaining_humans_table(database: Database, date: dt.date, accounts: list[str] | None) -> pa.Table:
+    """The human IAM users of each account's snapshot as of `date`, latest sign-in first."""
+    return database.sql(REMAINING_HUMANS, {"date": date, "accounts": accounts}).table
+
+
+HUMANS_LEFT = f"""
+    SELECT count(*) AS humans,
+           count(*) FILTER (WHERE date_diff('day', CAST(r.password_last_used AS DATE), $date) <= 30)
+               AS signed_in_30_days
+    FROM reports AS r SEMI JOIN ({AS_OF}) AS s USING (account_id, snapshot_date)
+    WHERE r.user_class = 'human'"""  # noqa: S608 (module constants only)
+
+
+def humans_left(database: Database, date: dt.date, accounts: list[str] | None) -> dict[str, int]:
+    """How many human IAM users are left as of `date`, and how many of them signed in within 30 days."""
+    found = database.sql(HUMANS_LEFT, {"date": date, "accounts": accounts}).first() or {}
+    return {"humans": int(found.get("humans") or 0), "signed_in_30_days": int(found.get("signed_in_30_days") or 0)}
 
 
 def humans_by_ou(database: Database, date: dt.date, accounts: list[str] | None) -> list[dict[str, Any]]:

@@ -35,6 +35,10 @@ from credsight.report.model import ReportLayout, render_report
 from credsight.store import Part, Store
 from credsight.store.schemas import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA, schema_of
 
+# Outcome files written before a column was added (runs.kind) lack it: read as Arrow datasets of the
+# table's schema, the column is NULL there, as on S3.
+READ_AS_DATASETS = frozenset({"outcome_parts"})
+
 
 @dataclass(frozen=True)
 class Result:
@@ -104,6 +108,11 @@ class Database:
             "key_use_parts": ([p.path for p in live["key_use"]], schema_of("key_use")),
             "account_parts": ([p.path for p in live["accounts"]], ACCOUNT_SCHEMA),
             "outcome_parts": (store.outcome_files(), OUTCOME_SCHEMA),
+            # IAM Identity Center's daily snapshots: identity_users_parts, ..., identity_snapshots_parts
+            **{
+                f"{name}_parts": ([p.path for p in parts], schema_of(name))
+                for name, parts in store.identity_parts().items()
+            },
         }
         for name, (paths, schema) in self._sources.items():
             self.register_files(self._connection, name, paths, schema, shared=True)
@@ -132,7 +141,7 @@ class Database:
                 raise ValueError(f"no files for {name} and no schema")
             empty = schema.append(pa.field("filename", pa.string())) if filenames else schema
             cursor.register(name, empty.empty_table())
-        elif self.store.is_local:
+        elif self.store.is_local and name not in READ_AS_DATASETS:
             relation = cursor.read_parquet(list(paths), hive_partitioning=False, filename=filenames)
             if shared:
                 relation.create_view(name)
@@ -153,7 +162,7 @@ class Database:
     def _register_sources(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """A new cursor sees the catalogue's views; what is registered (S3 datasets, empty tables) it gets again."""
         for name, (paths, schema) in self._sources.items():
-            if not paths or not self.store.is_local:
+            if not paths or not self.store.is_local or name in READ_AS_DATASETS:
                 self.register_files(cursor, name, paths, schema)
 
     def _create_views(self) -> None:
@@ -198,13 +207,17 @@ class Database:
         """Run SQL (with $name parameters bound) on this thread's cursor; the whole answer as Arrow."""
         return _answer(self._cursor(), text, parameters)
 
-    def batches(
+    @contextmanager
+    def stream(
         self, text: str, parameters: Mapping[str, object] | None = None, rows: int = 65_536
-    ) -> Iterator[pa.RecordBatch]:
-        """The answer in record batches as DuckDB produces them, for writers that stream."""
+    ) -> Iterator[pa.RecordBatchReader]:
+        """The answer as record batches while DuckDB produces them, for writers that stream."""
         with self.scratch() as work:
-            reader = work.cursor.sql(text, params=dict(parameters or {})).to_arrow_reader(rows)
-            yield from reader
+            relation = work.cursor.sql(text, params=dict(parameters or {}))
+            if relation is None:  # a statement without an answer
+                yield pa.RecordBatchReader.from_batches(pa.schema([]), [])
+                return
+            yield relation.to_arrow_reader(rows)
 
     @contextmanager
     def scratch(self) -> Iterator[Scratch]:

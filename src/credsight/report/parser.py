@@ -24,6 +24,7 @@ from credsight.report.model import (
     IDENTITY_COLUMNS,
     MARKERS,
     REPORT_SCHEMA,
+    ROOT_USER,
     UTC_SECONDS,
     Kind,
     ReportInput,
@@ -34,6 +35,10 @@ from credsight.report.model import (
 )
 
 ARN_ACCOUNT = r"^arn:aws(?:-us-gov|-cn)?:iam::(?P<account>\d{12}):(?:root|user/.+)$"
+# What IAM accepts as a user name (IAM API reference, CreateUser: UserName, pattern [\w+=,.@-]+, 1 to 64
+# characters); the credential report's root row is named ROOT_USER instead.
+IAM_USER_NAME = r"^(?:[A-Za-z0-9+=,.@_-]{1,64}|<root_account>)$"
+NAME_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-"
 
 
 @dataclass(frozen=True)
@@ -289,6 +294,7 @@ def _parse_group(
             if canonical is not None:
                 exact = pc.and_(exact, canonical)
     account_of_row = _accounts_from_arns(columns["arn"], members, accounts, where)
+    _check_identities(columns["user"], columns["arn"], where)
 
     if n_extra:
         extra_columns = [fields.column(len(known) + i).combine_chunks() for i in range(n_extra)]
@@ -370,3 +376,68 @@ def _accounts_from_arns(arns: pa.Array, members: list[_Report], accounts: list[s
             column="arn",
         )
     return expected
+
+
+def _check_identities(users: pa.Array, arns: pa.Array, where: _Where) -> None:
+    """Every user is one IAM can make, and is listed once in its report (by name and by ARN).
+
+    A report that repeats a user would count that user twice in every view (a root row tripled
+    is three roots without MFA). The fast pass looks at the names' bytes and sorts integers;
+    the exact searches run only when it finds something wrong.
+    """
+    is_root = pc.equal(users, ROOT_USER)
+    if not _names_are_possible(users, pc.sum(is_root).as_py() or 0):
+        bad = _first_bad(pc.invert(pc.match_substring_regex(users, IAM_USER_NAME)))
+        if bad is not None:
+            where.fail(
+                bad,
+                f"{quoted(users[bad].as_py())} is not a name IAM can make (1 to 64 of A-Z a-z 0-9 + = , . @ _ -, "
+                f"the root row is {ROOT_USER}); the file was edited or is not a credential report: export it again",
+                column="user",
+            )
+    mismatch = _first_bad(pc.not_equal(pc.ends_with(arns, ":root"), is_root))
+    if mismatch is not None:
+        where.fail(
+            mismatch,
+            f"{quoted(users[mismatch].as_py())} with the ARN {quoted(arns[mismatch].as_py())}: the root row, and "
+            f"only it, is named {ROOT_USER} and has an ARN ending in :root; correct the row or export the report again",
+            column="user",
+        )
+    for name, values in (("user", users), ("arn", arns)):
+        _check_listed_once(name, values, where)
+
+
+def _names_are_possible(users: pa.Array, roots: int) -> bool:
+    """True when every name is made of IAM's characters, 1 to 64 of them (the root rows aside).
+
+    One pass over the column's bytes: with IAM's characters deleted, what is left must be the
+    angle brackets of the `roots` rows named <root_account>, in their order.
+    """
+    if not len(users):
+        return True
+    offsets = np.frombuffer(users.buffers()[1], dtype=np.int32)[users.offset : users.offset + len(users) + 1]
+    lengths = np.diff(offsets)
+    if lengths.size and (lengths.min() < 1 or lengths.max() > 64):
+        return False
+    data = memoryview(users.buffers()[2])[offsets[0] : offsets[-1]]
+    return bytes(data).translate(None, NAME_CHARACTERS) == b"<>" * roots
+
+
+def _check_listed_once(name: str, values: pa.Array, where: _Where) -> None:
+    """Refuse a report that lists the same value of `name` twice, naming the second line and the first."""
+    encoded = pc.dictionary_encode(values)
+    ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    key = where.files * max(len(encoded.dictionary), 1) + ids  # the same value in the same report: the same key
+    ordered = np.sort(key)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return
+    order = np.argsort(key, kind="stable")  # rows of one key stay in line order
+    repeated = order[1:][key[order[1:]] == key[order[:-1]]]
+    row = int(repeated.min())
+    first = int(np.flatnonzero(key == key[row])[0])
+    where.fail(
+        row,
+        f"{quoted(values[row].as_py())} is listed again (first on line {where.line_numbers[first]}); a credential "
+        "report lists each user once, so the file was edited or joined from two: export it again",
+        column=name,
+    )

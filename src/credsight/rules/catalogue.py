@@ -255,7 +255,7 @@ class CatalogueError(ValueError):
 
 
 def check_catalogue(rules: Sequence[Rule]) -> None:
-    """Refuse a malformed catalogue: caught by the tests, and at load time for custom rules."""
+    """Refuse a malformed catalogue (checked when this module loads, and by the tests)."""
     seen: set[str] = set()
     columns = set(COLUMNS) | {"snapshot_date", "account_id"}
     for rule in rules:

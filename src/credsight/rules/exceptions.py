@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from credsight.errors import ExceptionsError
 
@@ -106,22 +109,86 @@ def match(risks: Sequence[AcceptedRisk], rule: str, account: str, user: str, tod
     return next((r for r in risks if not r.expired(today) and r.matches(rule, account, user)), None)
 
 
+def glob_pattern(glob: str) -> str:
+    """The glob as a regular expression of Arrow's engine (RE2) that matches exactly what fnmatchcase
+    matches: * any text, ? one character, [seq] / [!seq] one of / none of seq. The brackets are read as
+    Python's fnmatch.translate reads them (empty ranges such as [z-a] dropped), then written for RE2."""
+    out, i, n = [], 0, len(glob)
+    while i < n:
+        c = glob[i]
+        i += 1
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c != "[":
+            out.append(re.escape(c))
+        else:
+            j = i + (i < n and glob[i] == "!")
+            j += j < n and glob[j] == "]"
+            while j < n and glob[j] != "]":
+                j += 1
+            if j >= n:
+                out.append(re.escape("["))
+                continue
+            out.append(_bracket(glob, i, j))
+            i = j + 1
+    return "(?s)^" + "".join(out) + "$"
+
+
+def _bracket(glob: str, i: int, j: int) -> str:
+    """The class glob[i:j] (between [ and ]) as RE2 writes it."""
+    negate = glob[i] == "!"
+    start = i + negate
+    chunks: list[str] = []  # the class split at its range hyphens, as fnmatch.translate splits it
+    k = start + 1
+    while (k := glob.find("-", k, j)) >= 0:
+        chunks.append(glob[start:k])
+        start, k = k + 1, k + 3
+    chunks.append(glob[start:j])
+    if not chunks[-1] and len(chunks) > 1:
+        chunks.pop()
+        chunks[-1] += "-"
+    for k in range(len(chunks) - 1, 0, -1):  # an empty range (z-a) matches nothing: fnmatch drops it
+        if chunks[k - 1] and chunks[k] and chunks[k - 1][-1] > chunks[k][0]:
+            chunks[k - 1] = chunks[k - 1][:-1] + chunks[k][1:]
+            del chunks[k]
+    members = "-".join("".join("\\" + ch if ch in "\\^[]-" else ch for ch in chunk) for chunk in chunks)
+    if not members:
+        return "." if negate else r"\b\B"  # [!] any one character; [] nothing at all
+    return f"[{'^' if negate else ''}{members}]"
+
+
 def mark(findings: pa.Table, risks: Sequence[AcceptedRisk], today: dt.date) -> pa.Table:
-    """Add `status` (open or excepted) and the covering exception's reason, owner and expiry."""
-    covering = [
-        match(risks, rule, account, user, today)
-        for rule, account, user in zip(
-            findings.column("rule").to_pylist(),
-            findings.column("account_id").to_pylist(),
-            findings.column("user").to_pylist(),
-            strict=True,
+    """Add `status` (open or excepted) and the covering exception's reason, owner and expiry.
+
+    The first unexpired exception that covers a finding is its exception (as `match` says), decided a
+    column at a time: each exception's globs are matched against every finding at once.
+    """
+    n = findings.num_rows
+    covered = pa.array(np.zeros(n, dtype=bool))
+    which = np.full(n, -1, dtype=np.int64)
+    active = [risk for risk in risks if not risk.expired(today)]
+    columns = {name: findings.column(name).combine_chunks() for name in ("rule", "account_id", "user")}
+    for number, risk in enumerate(active):
+        hit = pc.and_(
+            pc.and_(
+                pc.match_substring_regex(columns["rule"], glob_pattern(risk.rule)),
+                pc.match_substring_regex(columns["account_id"], glob_pattern(risk.account)),
+            ),
+            pc.match_substring_regex(columns["user"], glob_pattern(risk.user)),
         )
-    ]
-    marked = findings.append_column("status", pa.array(["excepted" if c else "open" for c in covering], pa.string()))
-    marked = marked.append_column(
-        "exception_reason", pa.array([c.reason if c else None for c in covering], pa.string())
-    )
-    marked = marked.append_column("exception_owner", pa.array([c.owner if c else None for c in covering], pa.string()))
-    return marked.append_column(
-        "exception_expires", pa.array([c.expires if c else None for c in covering], pa.date32())
-    )
+        new = pc.and_(pc.fill_null(hit, False), pc.invert(covered)).to_numpy(zero_copy_only=False)
+        which[new] = number
+        covered = pa.array(which >= 0)
+    index = pa.array(np.where(which >= 0, which, 0))
+    mask = pa.array(which < 0)
+
+    def taken(values: list[object], kind: pa.DataType) -> pa.Array:
+        picked = pa.array(values or [None], kind).take(index)
+        return pc.if_else(mask, pa.scalar(None, kind), picked)
+
+    marked = findings.append_column("status", pc.if_else(covered, pa.scalar("excepted"), pa.scalar("open")))
+    marked = marked.append_column("exception_reason", taken([r.reason for r in active], pa.string()))
+    marked = marked.append_column("exception_owner", taken([r.owner for r in active], pa.string()))
+    return marked.append_column("exception_expires", taken([r.expires for r in active], pa.date32()))

@@ -23,6 +23,17 @@ from credsight.rules.catalogue import RULES, Rule, thresholds
 from credsight.rules.history import last_passed
 from credsight.rules.severity import SEVERITIES
 
+# Per rule and account: rows evaluated, failed and passed (an Evaluation's `results`; rules/counts.py too).
+RESULTS_SCHEMA = pa.schema(
+    [
+        ("rule", pa.string()),
+        ("account_id", pa.string()),
+        ("evaluated", pa.int64()),
+        ("failed", pa.int64()),
+        ("passed", pa.int64()),
+    ]
+)
+
 FINDING_SCHEMA = pa.schema(
     [
         pa.field("rule", pa.string(), nullable=False),
@@ -34,6 +45,7 @@ FINDING_SCHEMA = pa.schema(
         pa.field("user", pa.string(), nullable=False),
         pa.field("arn", pa.string()),
         pa.field("evidence", pa.string()),  # JSON object of the values that decided it
+        pa.field("evidence_json", pa.string()),  # the same, as json_pretty writes it (formats/findings.py)
     ]
 )
 
@@ -43,7 +55,7 @@ SNAPSHOT = """
 
 FINDINGS = """
     SELECT f.rule, c.severity, f.snapshot_date, s.first_seen, f.account_id, f.account_name,
-           f."user", f.arn, f.evidence
+           f."user", f.arn, f.evidence, CAST(json_pretty(f.evidence::JSON) AS VARCHAR) AS evidence_json
     FROM found AS f JOIN rule_catalogue AS c USING (rule)
     LEFT JOIN first_seen AS s USING (rule, account_id, "user")
     ORDER BY c.rank DESC, f.rule, f.account_id, f."user"
@@ -186,13 +198,4 @@ def _results(work: Scratch, rules: Sequence[Rule]) -> pa.Table:
                     "passed": evaluated - failing,
                 }
             )
-    schema = pa.schema(
-        [
-            ("rule", pa.string()),
-            ("account_id", pa.string()),
-            ("evaluated", pa.int64()),
-            ("failed", pa.int64()),
-            ("passed", pa.int64()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA)

@@ -12,30 +12,15 @@ import numpy as np
 import pyarrow as pa
 
 from credsight.query import Database
-from credsight.rules.catalogue import RULES, thresholds
+from credsight.rules.counts import DECIDABLE, rule_counts
 
 FIT_DAYS = 60
-OLD_KEY_DAYS = 90
 
 # Counts per collected report, from the small daily table.
 DAILY_COUNTS = """
     SELECT snapshot_date, account_id, users, humans, machines, dormant, console_without_mfa, active_keys
     FROM daily
     WHERE snapshot_date BETWEEN $from AND $to AND in_scope($accounts, account_id)"""
-
-# Failing rows per rule, and active keys older than 90 days, per report: one pass over the rows.
-RULE_COUNTS = """
-    SELECT r.snapshot_date, r.account_id,
-           count(*) FILTER (WHERE (coalesce(r.access_key_1_active, false)
-                                   AND age_days(r.access_key_1_last_rotated, r.snapshot_date) > $old_key_days))
-         + count(*) FILTER (WHERE (coalesce(r.access_key_2_active, false)
-                                   AND age_days(r.access_key_2_last_rotated, r.snapshot_date) > $old_key_days))
-             AS old_active_keys,
-           {failing}
-    FROM reports AS r
-    WHERE r.snapshot_date BETWEEN $from AND $to AND in_scope($accounts, r.account_id)
-    GROUP BY r.snapshot_date, r.account_id"""
-FAILING = 'count(*) FILTER (WHERE {scope} AND coalesce(({condition}), false)) AS "failing:{rule}"'
 
 
 @dataclass(frozen=True)
@@ -59,8 +44,8 @@ class Projection:
 
 
 PER_DAY = """
-    WITH trend_daily AS ({daily}), trend_counts AS ({counts})
-    SELECT * FROM trend_daily LEFT JOIN trend_counts USING (snapshot_date, account_id)
+    SELECT d.*, c.* EXCLUDE (snapshot_date, account_id, root_rows, user_rows)
+    FROM ({daily}) AS d LEFT JOIN trend_counts AS c USING (snapshot_date, account_id)
     ORDER BY snapshot_date, account_id"""
 TOTALS = """
     SELECT snapshot_date, count(*) AS accounts, {sums}
@@ -68,19 +53,8 @@ TOTALS = """
 SUMMED = ("users", "humans", "machines", "dormant", "console_without_mfa", "active_keys", "old_active_keys")
 
 
-def _per_account_sql() -> str:
-    """One row per (day, account): the daily counts, old active keys, and failing rows per rule (SQL)."""
-    failing = ",\n           ".join(
-        FAILING.format(scope=rule.applies_to, condition=rule.condition, rule=rule.id)
-        for rule in RULES
-        if rule.decidable
-    )
-    return PER_DAY.format(daily=DAILY_COUNTS, counts=RULE_COUNTS.format(failing=failing))
-
-
-def _parameters(start: dt.date, end: dt.date, accounts: Sequence[str] | None) -> dict[str, object]:
-    where = {"from": start, "to": end, "accounts": list(accounts) if accounts is not None else None}
-    return {**thresholds(RULES), **where, "old_key_days": OLD_KEY_DAYS}
+def _where(start: dt.date, end: dt.date, accounts: Sequence[str] | None) -> dict[str, object]:
+    return {"from": start, "to": end, "accounts": list(accounts) if accounts is not None else None}
 
 
 def per_day(
@@ -90,16 +64,21 @@ def per_day(
     accounts: Sequence[str] | None = None,
 ) -> pa.Table:
     """One row per (day, account): the daily counts, old active keys, and failing rows per rule."""
-    return database.sql(_per_account_sql(), _parameters(start, end, accounts)).table
+    counts = rule_counts(database, start, end, accounts)
+    with database.scratch() as work:
+        work.table("trend_counts", counts)
+        return work.sql(PER_DAY.format(daily=DAILY_COUNTS), _where(start, end, accounts)).table
 
 
 def totals_per_day(database: Database, start: dt.date, end: dt.date, accounts: Sequence[str] | None = None) -> pa.Table:
     """Per day, the sums of per_day over the accounts: how many accounts, users by class, failing rows per rule."""
-    numbers = [*SUMMED, *(f"failing:{rule.id}" for rule in RULES if rule.decidable)]
+    numbers = [*SUMMED, *(f"failing:{rule.id}" for rule in DECIDABLE)]
     sums = ", ".join(f'sum("{n}")::BIGINT AS "{n}"' for n in numbers)
-    return database.sql(
-        TOTALS.format(sums=sums, per_account=_per_account_sql()), _parameters(start, end, accounts)
-    ).table
+    counts = rule_counts(database, start, end, accounts)
+    with database.scratch() as work:
+        work.table("trend_counts", counts)
+        text = TOTALS.format(sums=sums, per_account=PER_DAY.format(daily=DAILY_COUNTS))
+        return work.sql(text, _where(start, end, accounts)).table
 
 
 def project_humans(days: Sequence[dt.date], humans: Sequence[int], fit_days: int = FIT_DAYS) -> Projection:
@@ -125,8 +104,7 @@ def project_humans(days: Sequence[dt.date], humans: Sequence[int], fit_days: int
 def migration_projection(database: Database, end: dt.date, accounts: Sequence[str] | None = None) -> Projection:
     """The SSO migration projection from the daily counts of the FIT_DAYS days up to `end`."""
     start = end - dt.timedelta(days=FIT_DAYS - 1)
-    where = {"from": start, "to": end, "accounts": list(accounts) if accounts is not None else None}
-    return project_humans(*humans_per_day(database.sql(DAILY_COUNTS, where).table))
+    return project_humans(*humans_per_day(database.sql(DAILY_COUNTS, _where(start, end, accounts)).table))
 
 
 def humans_per_day(table: pa.Table) -> tuple[list[dt.date], list[int]]:

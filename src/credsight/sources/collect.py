@@ -5,6 +5,10 @@ step (see report.py). A worker never sleeps while an account's report is being g
 serves another account in the meantime, so concurrency bounds the calls in flight, and waits
 overlap. The calling thread writes finished accounts to the store in batches, so an
 interrupted run keeps what it finished, and a resume collects only what is missing.
+
+When the reports are in, IAM Identity Center is read (identity_center.py) with the same bound on calls
+in flight, and stored as one snapshot of the run; when it fails, the reports stay stored and the run's
+summary says what failed and why.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pyarrow as pa
 from credsight.errors import ReportError
 from credsight.sources.aws import Aws, RoleSettings
 from credsight.sources.credential_report import ReportJob, Timing
+from credsight.sources.identity_center import IdentityCenterOutcome, IdentityCenterSettings, collect_identity_center
 from credsight.sources.organizations import Account
 from credsight.store import Store
 from credsight.store.runs import Failure, Run, Snapshot
@@ -74,6 +79,7 @@ class Outcome:
 class Summary:
     run_id: str
     outcomes: list[Outcome] = field(default_factory=list)
+    identity: IdentityCenterOutcome | None = None  # None: Identity Center was not asked for
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -193,8 +199,11 @@ def collect(
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
     clock: Callable[[], float] = time.monotonic,
     stop: threading.Event | None = None,
+    identity: IdentityCenterSettings | None = None,
+    on_identity: Callable[[IdentityCenterOutcome], None] = lambda outcome: None,
 ) -> Summary:
-    """Collect today's report of every account into `store` as run `run_id` (new unless `resume`).
+    """Collect today's report of every account into `store` as run `run_id` (new unless `resume`),
+    then, with `identity` (not mode off), IAM Identity Center as read by `caller_account`.
 
     Setting `stop` ends the run at its next safe point: what finished is written, then
     KeyboardInterrupt is raised.
@@ -248,7 +257,38 @@ def collect(
         while not scheduler.finished.empty():
             writer.add_job(scheduler.finished.get(), clock())
         writer.flush()
+    if identity is not None and identity.mode != "off":
+        summary.identity = collect_identity(run, aws, caller_account or "", day, identity, clock, stop)
+        on_identity(summary.identity)
     return summary
+
+
+def collect_identity(
+    run: Run,
+    aws: Aws,
+    account_id: str,
+    day: dt.date,
+    settings: IdentityCenterSettings,
+    clock: Callable[[], float] = time.monotonic,
+    stop: threading.Event | None = None,
+) -> IdentityCenterOutcome:
+    """Read Identity Center and store it as part of `run`: the snapshot whole and its outcome, or the
+    outcome alone saying why there is none (kind identity_center in the runs view)."""
+    snapshot, outcome = collect_identity_center(aws, account_id, day, settings, clock=clock, stop=stop)
+    if snapshot is not None:
+        run.write_identity([snapshot])
+    else:
+        failure = Failure(
+            account_id,
+            outcome.error_class,
+            outcome.message or "",
+            day,
+            outcome.status,
+            outcome.seconds,
+            "identity_center",
+        )
+        run.write_failures([failure])
+    return outcome
 
 
 class BatchWriter:

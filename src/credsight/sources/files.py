@@ -156,10 +156,10 @@ def ingest(
                 batch.append(snapshot)
                 size += len(snapshot.content)
                 if size >= BATCH_BYTES:
-                    yield batch, None
+                    yield batch, None, ()
                     batch, size = [], 0
         if batch:
-            yield batch, None
+            yield batch, None, ()
 
     write_batches(run, batches())
     return IngestSummary(run.run_id, run.reports_written, run.rows_written, skipped)

@@ -5,8 +5,12 @@
     <store>/key_use/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet   keys by last-used region, service
     <store>/accounts/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet  account metadata per day
     <store>/runs/run_id=<run_id>/outcomes-<seq>.parquet                  one row per account attempt
+    <store>/identity_users/snapshot_month=YYYY-MM/part-<run_id>-<seq>.parquet  IAM Identity Center, a day at a
+        time (also identity_groups, identity_memberships, identity_assignments), committed by the
+        identity_snapshots part of the same name, written last
     <store>/plans/run_id=<run_id>/plan.json                               the accounts of a run in batches (Lambda)
     <store>/findings/snapshot_date=YYYY-MM-DD/findings-<run_id>.json       the findings the Lambda's Finish step wrote
+    <store>/notifications/destination=<digest>/watermark-<run_id>.json    what a notification destination was told
 
 Partitions are months, not days: a month's file sorted by account, user and date holds each
 user's nearly identical daily rows side by side, which Parquet stores in a few bytes a row
@@ -38,16 +42,19 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from credsight.errors import StoreError
-from credsight.store.schemas import MONTHLY_TABLES, OUTCOME_SCHEMA, SORT_KEYS
+from credsight.store.schemas import IDENTITY_COMMIT, IDENTITY_TABLES, MONTHLY_TABLES, OUTCOME_SCHEMA, SORT_KEYS
 
 RUN_ID = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")
 PART_NAME = re.compile(r"part-(?P<run_id>\d{8}T\d{12}Z-[0-9a-f]{6})-(?P<seq>\d{5}|c[0-9a-f]{8})\.parquet")
 OUTCOME_NAME = re.compile(r"outcomes-\d{5}\.parquet")
+DESTINATION = re.compile(r"[0-9a-f]{32}")  # a digest of a notification destination (its URL holds secrets)
+WATERMARK_NAME = re.compile(r"watermark-\d{8}T\d{12}Z-[0-9a-f]{6}\.json")
 REPLACES_KEY = b"credsight.replaces"
 
 # What an S3 store needs, on the bucket (ListBucket) and on the store's prefix (the rest);
 # the deployment templates grant exactly these (see the deploy issue's test).
 PERMISSIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+PEOPLE_MAPPING = "people-mapping.csv"  # a store's own mapping of IAM users to people (rules/people.py), if any
 
 ROW_GROUP_ROWS = 262_144
 STATISTICS_COLUMNS = ["snapshot_date", "account_id", "user", "run_id"]
@@ -63,6 +70,12 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     """A run id that sorts by start time (to the microsecond): 20261123T221500123456Z-1a2b3c."""
     now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
+
+
+def _destination(digest: str) -> str:
+    if not DESTINATION.fullmatch(digest):
+        raise ValueError(f"a notification destination is named by its 32-digit hex digest, not {digest!r}")
+    return digest
 
 
 def check_run_id(run_id: str) -> str:
@@ -207,6 +220,41 @@ class Store:
         name = f"findings-{check_run_id(run_id)}.json"
         return self._write_atomic(self.join("findings", f"snapshot_date={day.isoformat()}"), name, findings)
 
+    def write_watermark(self, destination: str, run_id: str, watermark: bytes) -> str:
+        """What a notification destination has been told, as of a run (see notify/watermarks.py). Each run
+        writes a file of its own and the newest name is in force: append-only, never rewritten.
+        `destination` is a digest of the destination, never its URL (which holds secrets)."""
+        directory = self.join("notifications", f"destination={_destination(destination)}")
+        return self._write_atomic(directory, f"watermark-{check_run_id(run_id)}.json", watermark)
+
+    def read_watermark(self, destination: str) -> bytes | None:
+        """The newest watermark of a destination, or None when it was never notified."""
+        directory = self.join("notifications", f"destination={_destination(destination)}")
+        paths = sorted(i.path for i in self._list(directory) if WATERMARK_NAME.fullmatch(i.base_name))
+        if not paths:
+            return None
+        try:
+            with self.fs.open_input_stream(paths[-1]) as stream:
+                return bytes(stream.read())
+        except OSError as e:
+            raise StoreError(f"cannot read {paths[-1]}: {e}; check the store location and your permissions") from None
+
+    def write_sidecar(self, name: str, data: bytes) -> str:
+        """A small file beside the tables, e.g. the demo's people-mapping.csv; written whole."""
+        self.join(name)  # refuses a name that would leave the store
+        return self._write_atomic(self.root, name, data)
+
+    def read_sidecar(self, name: str) -> bytes | None:
+        """A small file beside the tables, or None when there is none."""
+        path = self.join(name)
+        try:
+            if self.fs.get_file_info(path).type != pafs.FileType.File:
+                return None
+            with self.fs.open_input_stream(path) as stream:
+                return bytes(stream.read())
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e}; check the store location and your permissions") from None
+
     def read_plan(self, run_id: str) -> bytes:
         path = self.join("plans", f"run_id={check_run_id(run_id)}", "plan.json")
         try:
@@ -283,6 +331,31 @@ class Store:
                 if f"{month}/{info.base_name}" in committed and f"{month}/{info.base_name}" not in hidden
             ]
             for table_name in MONTHLY_TABLES
+        }
+
+    def identity_parts(self) -> dict[str, list[Part]]:
+        """The Identity Center parts readers see, per table (identity_snapshots included).
+
+        An Identity Center snapshot is committed when its identity_snapshots part exists (written
+        after its users, groups, memberships and assignments): a run killed while writing one
+        leaves parts without that twin, which stay invisible, so no reader sees half a snapshot.
+        This is its own commit, apart from the reports' daily twins (see live_parts).
+        """
+        tables = (*IDENTITY_TABLES, IDENTITY_COMMIT)
+        found: dict[str, list[tuple[str, pafs.FileInfo]]] = {name: [] for name in tables}
+        for name in tables:
+            for info in self._list(self.join(name)):
+                relative = info.path[len(self.root) + 1 :].split("/")
+                if len(relative) == 3 and PART_NAME.fullmatch(info.base_name):
+                    found[name].append((relative[1], info))
+        committed = {f"{month}/{info.base_name}" for month, info in found[IDENTITY_COMMIT]}
+        return {
+            name: [
+                Part(name, info.path, info.base_name)
+                for month, info in sorted(infos, key=lambda pair: (pair[0], pair[1].base_name))
+                if f"{month}/{info.base_name}" in committed
+            ]
+            for name, infos in found.items()
         }
 
     def scan(self) -> Scan:

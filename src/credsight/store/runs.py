@@ -3,6 +3,9 @@
 Each batch is written in an order that makes it appear whole or not at all: report rows,
 key use, account metadata, then the daily counts (the commit: readers only see parts whose
 daily twin exists), then the outcomes that say which accounts succeeded or failed.
+
+An Identity Center snapshot is written the same way with a commit of its own: its users, groups,
+memberships and assignments, then its identity_snapshots row (the commit), then its outcome.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from credsight.report.model import UTC_SECONDS, ReportInput
 from credsight.report.parser import ParsedReports, parse_reports
 from credsight.store.files import Store, new_run_id
 from credsight.store.rollups import daily_counts, key_use_counts, user_class
-from credsight.store.schemas import ACCOUNT_SCHEMA, OUTCOME_SCHEMA, STORED_SCHEMA
+from credsight.store.schemas import (
+    ACCOUNT_SCHEMA,
+    IDENTITY_COMMIT,
+    IDENTITY_SNAPSHOT_SCHEMA,
+    IDENTITY_TABLES,
+    OUTCOME_SCHEMA,
+    STORED_SCHEMA,
+    schema_of,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,28 @@ class Failure:
     snapshot_date: dt.date | None = None
     status: str = "failed"  # or "skipped": an account not collected on purpose (e.g. suspended)
     seconds: float | None = None
+    kind: str = "credential_report"  # or "identity_center" (account_id: the account it was read from)
+
+
+@dataclass(frozen=True)
+class IdentitySnapshot:
+    """One day's IAM Identity Center as listed: each table has its schema's columns but
+    snapshot_date and run_id, which the run adds (see store/schemas.py)."""
+
+    snapshot_date: dt.date
+    account_id: str  # where it was read: the management account or the delegated administrator
+    instance_arn: str
+    identity_store_id: str
+    users: pa.Table
+    groups: pa.Table
+    memberships: pa.Table
+    assignments: pa.Table
+    collected_at: dt.datetime  # when the listing began
+    calls: int | None = None
+    seconds: float | None = None
+
+    def tables(self) -> dict[str, pa.Table]:
+        return dict(zip(IDENTITY_TABLES, (self.users, self.groups, self.memberships, self.assignments), strict=True))
 
 
 PREPARED_AHEAD = 2
@@ -135,6 +168,108 @@ class Run:
         self.reports_written += batch.daily.num_rows
         self.rows_written += batch.rows.num_rows
 
+    def write_identity(self, snapshots: Sequence[IdentitySnapshot]) -> None:
+        """Write Identity Center snapshots (usually one: today's) whole or not at all, then their outcomes.
+
+        Their four tables first, then the identity_snapshots rows that commit them: a run killed in
+        between leaves parts no reader sees (Store.identity_parts), and an error here removes what it
+        wrote before raising. Several snapshots (the demo's period) share one part per table and month.
+        """
+        if not snapshots:
+            return
+        seq = self.next_seq()
+        tables = {
+            name: pa.concat_tables([self._identity_rows(name, s.tables()[name], s.snapshot_date) for s in snapshots])
+            for name in IDENTITY_TABLES
+        }
+        commit = pa.Table.from_pylist(
+            [
+                {
+                    "snapshot_date": s.snapshot_date,
+                    "run_id": self.run_id,
+                    "instance_arn": s.instance_arn,
+                    "identity_store_id": s.identity_store_id,
+                    **{name.removeprefix("identity_"): rows.num_rows for name, rows in s.tables().items()},
+                    "collected_at": s.collected_at.replace(microsecond=0),
+                    "calls": s.calls,
+                    "seconds": s.seconds,
+                }
+                for s in snapshots
+            ],
+            schema=IDENTITY_SNAPSHOT_SCHEMA,
+        )
+        months = sorted({f"{s.snapshot_date:%Y-%m}" for s in snapshots})
+        written: list[str] = []
+        try:
+            for name, rows in tables.items():
+                written += self._write_whole(name, rows, seq, months)
+            written += self.store.write_monthly(IDENTITY_COMMIT, self.run_id, seq, commit)
+        except BaseException:
+            for path in reversed(written):
+                self.store.delete(path)
+            raise
+        self.written += written
+        outcomes: list[dict[str, object]] = [
+            {
+                "account_id": s.account_id,
+                "snapshot_date": s.snapshot_date,
+                "status": "success",
+                "rows": s.users.num_rows,
+                "source": f"aws:sso:{s.instance_arn}",
+                "seconds": s.seconds,
+            }
+            for s in snapshots
+        ]
+        self._write_outcome_rows(outcomes, "identity_center", seq)
+
+    def write_failures(self, failures: Sequence[Failure]) -> None:
+        """Outcome rows alone: attempts that stored nothing (an Identity Center that could not be read)."""
+        if not failures:
+            return
+        seq = self.next_seq()
+        for kind in sorted({f.kind for f in failures}):
+            rows: list[dict[str, object]] = [
+                {
+                    "account_id": f.account_id,
+                    "snapshot_date": f.snapshot_date,
+                    "status": f.status,
+                    "error_class": f.error_class,
+                    "error_message": f.message,
+                    "seconds": f.seconds,
+                }
+                for f in failures
+                if f.kind == kind
+            ]
+            self._write_outcome_rows(rows, kind, seq)
+            seq = self.next_seq()
+
+    def _write_outcome_rows(self, rows: list[dict[str, object]], kind: str, seq: int) -> None:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        table = pa.Table.from_pylist(
+            [{**row, "run_id": self.run_id, "finished_at": now, "kind": kind} for row in rows], schema=OUTCOME_SCHEMA
+        )
+        self.written.append(self.store.write_outcomes(self.run_id, seq, table))
+
+    def _identity_rows(self, name: str, rows: pa.Table, day: dt.date) -> pa.Table:
+        n = rows.num_rows
+        rows = rows.append_column("snapshot_date", pa.repeat(pa.scalar(day, pa.date32()), n))
+        rows = rows.append_column("run_id", pa.repeat(pa.scalar(self.run_id, pa.string()), n))
+        schema = schema_of(name)
+        return rows.select(schema.names).cast(schema)
+
+    def _write_whole(self, name: str, rows: pa.Table, seq: int, months: Sequence[str]) -> list[str]:
+        """A part for every month of the snapshots, even an empty one: an identity store with no groups has
+        an empty groups part, not none."""
+        written = self.store.write_monthly(name, self.run_id, seq, rows)
+        for month in months:
+            directory = self.store.join(name, f"snapshot_month={month}")
+            if not any(path.startswith(directory + "/") for path in written):
+                empty = schema_of(name).empty_table()
+                written.append(
+                    self.store.write_table(directory, f"part-{self.run_id}-{seq:05d}.parquet", empty, table_name=name)
+                )
+        return written
+
     def _check_one_report_per_day(self, sources: Sequence[tuple[str, dt.date, str]]) -> None:
         """A run holds at most one report per account and day; two would be indistinguishable."""
         seen = dict(self.reports_seen)
@@ -191,6 +326,7 @@ class Run:
         n = written.num_rows
         written = written.append_column("status", pa.array(["success"] * n, pa.string()))
         written = written.append_column("finished_at", pa.array([now] * n, UTC_SECONDS))
+        written = written.append_column("kind", pa.array(["credential_report"] * n, pa.string()))
         failed = pa.Table.from_pylist(
             [
                 {
@@ -202,6 +338,7 @@ class Run:
                     "error_message": f.message,
                     "finished_at": now,
                     "seconds": f.seconds,
+                    "kind": f.kind,
                 }
                 for f in failures
             ],
@@ -213,8 +350,9 @@ class Run:
         return pa.concat_tables([written.select(OUTCOME_SCHEMA.names).cast(OUTCOME_SCHEMA), failed])
 
 
-def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table | None]]) -> None:
-    """Write every batch as part of `run`, or, on any error or interruption, nothing at all.
+def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table | None, Sequence[Failure]]]) -> None:
+    """Write every batch (its reports, account metadata and failed or skipped accounts) as part of `run`,
+    or, on any error or interruption, nothing at all.
 
     Two threads parse batches while a third writes them in order: Arrow releases the GIL, so
     both cores work. At most PREPARED_AHEAD batches wait in memory.
@@ -231,8 +369,8 @@ def write_batches(run: Run, batches: Iterable[tuple[Sequence[Snapshot], pa.Table
             committing = writer.submit(run.commit, batch)
 
         try:
-            for snapshots, accounts in batches:
-                preparing.append(preparers.submit(run.prepare, snapshots, accounts, (), run.next_seq()))
+            for snapshots, accounts, failures in batches:
+                preparing.append(preparers.submit(run.prepare, snapshots, accounts, failures, run.next_seq()))
                 if len(preparing) >= PREPARED_AHEAD:
                     commit_oldest()
             while preparing:

@@ -1,152 +1,274 @@
-"""The Dash app: one callback renders the page named by the URL, one puts the filters in the URL."""
+"""The Dash app: the frame (navigation and filters) drawn once, each page a skeleton of parts, and each
+part drawn by a callback of its own for the view the URL names (see parts.py).
+
+The filters live in the URL's query string, so a copied link opens the same view; moving them between
+the filter bar and the URL happens in the browser (no round trip). Answers are kept per state of the
+store (view.StoreView), so a view drawn once is answered from memory until the store changes.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dash
-import pyarrow as pa
-from dash import MATCH, Input, Output, State, html
+import plotly.graph_objects as go
+from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from credsight.errors import UserFixable
-from credsight.formats.exports import write_csv
-from credsight.present import questions
-from credsight.present.dashboard.filters import Filters, parse, query_string
+from credsight.present import figures, questions
+from credsight.present.dashboard import grid
+from credsight.present.dashboard.filters import parse, query_string
 from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
-from credsight.present.dashboard.security import Auth, protect
-from credsight.present.dashboard.shell import filter_bar, frame, notice
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View
+from credsight.present.dashboard.security import LOGOUT_PATH, Auth, can_sign_out, harden, signed_in_user
+from credsight.present.dashboard.shell import NAVIGATION, frame, notice
 from credsight.present.dashboard.view import StoreView
 from credsight.query import Database
 from credsight.rules.exceptions import AcceptedRisk
+from credsight.rules.matching import PeopleSettings
 from credsight.store import Store
 
-Page = Callable[[Database, Filters, dt.date, "list[str] | None"], list[Any]]
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 0; color: #222; }
-.top { display: flex; gap: 1.5em; align-items: center; padding: .6em 1em; background: #232f3e; }
-.top a { color: #fff; text-decoration: none; margin-right: 1em; } .brand { color: #ff9900; }
-main { padding: 1em 1.5em; } .filters { display: flex; gap: .8em; align-items: center; margin-bottom: 1em; }
-.filter { min-width: 16em; } .note { color: #666; font-size: .85em; }
-.cards { display: flex; flex-wrap: wrap; gap: .8em; margin: .5em 0 1em; }
-.card { border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; min-width: 10em; }
-.card.warn { border-color: #d62728; } .value { font-size: 1.6em; font-weight: 600; } .label { color: #555; }
-.notice { padding: 2em; font-size: 1.1em; color: #444; background: #f6f6f6; border-radius: 6px; }
-"""
+ASSETS = Path(__file__).parent / "assets"
+EMPTY_STORE = "The store holds no snapshots yet: run 'credsight collect', 'credsight ingest' or 'credsight demo'."
 
 
 def create_app(
-    store: Store, auth: Auth | None = None, risks: Sequence[AcceptedRisk] = (), allowed_regions: Sequence[str] = ()
+    store: Store,
+    auth: Auth | None = None,
+    risks: Sequence[AcceptedRisk] = (),
+    allowed_regions: Sequence[str] = (),
+    people: PeopleSettings | None = None,
 ) -> dash.Dash:
-    """A dashboard over `store`; new runs show up on the next request (see view.StoreView)."""
+    """A dashboard over `store`; new runs show up within seconds (see view.StoreView). `people`: how IAM users
+    are matched to people on /migration (credsight.toml's [people])."""
     view = StoreView(store)
-    pages: dict[str, Page] = {
-        "/": overview.layout,
-        "/migration": migration.layout,
-        "/compliance": compliance.layout,
-        "/users": users.layout,
-        "/regions": functools.partial(regions.layout, allowed=allowed_regions),
-        "/changes": changes.layout,
-        "/health": health.layout,
-    }
-    app = dash.Dash(__name__, title="credsight", serve_locally=True, update_title="", suppress_callback_exceptions=True)
-    app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + STYLE + "</style>")
+    pages = [
+        overview.page(),
+        migration.page(people),
+        compliance.page(),
+        users.page(),
+        regions.page(allowed_regions),
+        changes.page(allowed_regions),
+        health.page(),
+    ]
+    app = dash.Dash(
+        __name__,
+        title="credsight",
+        serve_locally=True,
+        update_title="",
+        suppress_callback_exceptions=True,
+        assets_folder=str(ASSETS),
+    )
     app.layout = frame()
-    protect(app.server, auth or Auth())
+    harden(app, auth or Auth())  # authentication, security headers, compression (security.py)
+    by_path = {page.path: page for page in pages}
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
-    def render(pathname: str | None, search: str | None) -> list[Any]:
-        return render_page(view, pages, pathname or "/", parse(search))
+    @app.callback(Output("page", "children"), Input("url", "pathname"))
+    def skeleton(pathname: str | None) -> list[Any]:
+        page = by_path.get(pathname or "/")
+        if page is None:
+            return [html.H1("Not built yet"), notice(f"The page {pathname} is not part of this version of credsight.")]
+        return page.components()
 
-    @app.callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("credsight", "filtersAndUrl"),
         Output("url", "search"),
+        Output("filter-accounts", "value"),
+        Output("filter-ou", "value"),
+        Output("filter-date", "date"),
+        Input("url", "search"),
         Input("filter-accounts", "value"),
         Input("filter-ou", "value"),
         Input("filter-date", "date"),
+        State("filter-accounts", "options"),
+        State("filter-ou", "options"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("credsight", "choicesArrived"),
+        Output("filter-accounts", "value", allow_duplicate=True),
+        Output("filter-ou", "value", allow_duplicate=True),
+        Input("filter-accounts", "options"),
+        Input("filter-ou", "options"),
         State("url", "search"),
         prevent_initial_call=True,
     )
-    def to_url(accounts: list[str] | None, ou: str | None, date: str | None, search: str | None) -> str:
-        chosen = parse(search).with_(
-            accounts=tuple(accounts or ()), ou=ou or None, date=dt.date.fromisoformat(date[:10]) if date else None
-        )
-        return unless_same(query_string(chosen), search)
-
-    @app.callback(
-        Output("url", "search", allow_duplicate=True),
-        Input("user-picker", "value"),
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("credsight", "navigation"),
+        [Output(f"nav-{path.strip('/') or 'overview'}", "href") for path, _label in NAVIGATION],
+        Input("url", "search"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("credsight", "drawn"),
+        Output("drawn", "children"),
+        Input({"type": "drawn", "part": ALL}, "children"),
+        State("url", "pathname"),
         State("url", "search"),
-        prevent_initial_call=True,
     )
-    def pick_user(user: str | None, search: str | None) -> str:
-        return unless_same(query_string(parse(search).with_(user=user or None)), search)
+
+    @app.callback(Output("signed-in", "children"), Input("url", "pathname"))
+    def who(_pathname: str | None) -> list[Any]:
+        """Who is signed in, and a way out for a token's session; asked of each request, never kept."""
+        name = signed_in_user()
+        if name is None:
+            return []
+        out = [html.A("Sign out", href=LOGOUT_PATH, id="logout")] if can_sign_out() else []
+        return [html.Span(f"signed in: {name}"), *out]
 
     @app.callback(
-        Output({"type": "csv", "table": MATCH}, "data"),
-        Input({"type": "download", "table": MATCH}, "n_clicks"),
-        State({"type": "grid", "table": MATCH}, "virtualRowData"),
-        State({"type": "csv-name", "table": MATCH}, "data"),
-        prevent_initial_call=True,
+        Output("filter-accounts", "options"),
+        Output("filter-ou", "options"),
+        Output("filter-date", "placeholder"),
+        Input("url", "pathname"),
     )
-    def download(clicks: int | None, rows: list[dict[str, Any]] | None, name: str) -> dict[str, Any]:
-        """The rows as shown (filtered, sorted), as CSV with spreadsheet formulas neutralised."""
-        buffer = io.StringIO()
-        write_csv(pa.Table.from_pylist(rows or []), buffer)
-        return {"content": buffer.getvalue(), "filename": name, "base64": False, "type": "text/csv"}
+    def filter_choices(_pathname: str | None) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
+        def compute(database: Database) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
+            newest = database.newest_snapshot()
+            accounts = [
+                {"label": f"{a['account_id']} {a['name'] or ''}".strip(), "value": a["account_id"]}
+                for a in questions.account_choices(database)
+            ]
+            ous = [{"label": ou, "value": ou} for ou in questions.ou_choices(database)]
+            return accounts, ous, f"{newest} (newest)" if newest else "no snapshots"
 
-    @app.callback(
-        Output("compliance-detail", "children"),
-        Input({"type": "grid", "table": "compliance-matrix"}, "cellClicked"),
-        State("url", "search"),
-        prevent_initial_call=True,
-    )
-    def compliance_detail(cell: dict[str, Any] | None, search: str | None) -> list[Any]:
-        account = (cell or {}).get("rowId")  # the matrix's rows are identified by account id
-        with view.open() as database:
-            date = parse(search).date or database.newest_snapshot()
-            if not account or date is None:
-                return [notice("Click a rule's cell to see its failing users.")]
-            return compliance.detail(database, date, str(account), str((cell or {}).get("colId")), risks)
+        return view.answer(("filter choices",), compute)
 
+    for page in pages:
+        for part in page.parts:
+            register(app, view, page, part)
+    grid_callbacks(app, view, {p.id: p for page in pages for p in page.parts if isinstance(p, Table)})
+    compliance.callbacks(app, view, risks)
+    users.callbacks(app, view)
+    changes.callbacks(app)
+    migration.callbacks(app)
     return app
 
 
-def unless_same(new: str, current: str | None) -> str:
-    """The new query string, or no update at all when it is the current one.
+def view_of(database: Database, path: str, search: str | None, kept: StoreView | None = None) -> View:
+    """The view the URL names, or NoView saying in words why there is nothing to draw."""
+    newest = database.newest_snapshot()
+    if newest is None:
+        raise NoView(EMPTY_STORE)
+    filters = parse(search)
+    try:
+        accounts = database.scope(filters.accounts, filters.ou)
+    except UserFixable as e:
+        raise NoView(str(e)) from None
+    if kept is None:
+        return View(database, path, filters, newest, accounts)
+    store_view = kept
 
-    The filter bar is drawn again with each page, which fires its callbacks: writing the same
-    query string back would draw the page again, and so on forever.
-    """
-    if parse(new) == parse(current):
-        raise PreventUpdate
-    return new
+    def keep(key: Any, compute: Any) -> Any:
+        return store_view.answer(("kept", key), lambda _database: compute())
+
+    return View(database, path, filters, newest, accounts, keep)
 
 
-def render_page(view: StoreView, pages: dict[str, Page], pathname: str, filters: Filters) -> list[Any]:
-    """The filter bar and the page for a URL; an empty store or a bad filter gives words, not a trace."""
-    page = pages.get(pathname)
-    if page is None:
-        return [html.H1("Not built yet"), notice(f"The page {pathname} is not part of this version of credsight.")]
+def mark(path: str | None, search: str | None) -> str:
+    return (path or "/") + query_string(parse(search))
 
-    def draw(database: Database) -> list[Any]:
-        newest = database.newest_snapshot()
-        if newest is None:
-            return [
-                notice(
-                    "The store holds no snapshots yet: run 'credsight collect', 'credsight ingest' or 'credsight demo'."
-                )
-            ]
-        bar = filter_bar(filters, questions.account_choices(database), questions.ou_choices(database), newest)
+
+def register(app: dash.Dash, view: StoreView, page: Page, part: Any) -> None:
+    """The callback that draws one part for the view the URL names."""
+    if isinstance(part, Table):
+        return
+    output = "figure" if isinstance(part, Figure) else "children"
+
+    @app.callback(
+        Output(part.id, output),
+        Output({"type": "drawn", "part": part.id}, "children"),
+        Input("url", "search"),
+        State("url", "pathname"),
+    )
+    def draw(search: str | None, pathname: str | None) -> tuple[Any, str]:
+        if (pathname or "/") != page.path:
+            raise PreventUpdate
+        key = (part.id, mark(pathname, search))
         try:
-            accounts = database.scope(filters.accounts, filters.ou)
-        except UserFixable as e:
-            return [bar, notice(str(e))]
-        return [bar, *page(database, filters, filters.date or newest, accounts)]
+            drawn = view.answer(key, lambda database: _drawn(part, view_of(database, page.path, search, view)))
+        except NoView as e:
+            drawn = figures.empty(part.title, str(e)) if isinstance(part, Figure) else [notice(str(e))]
+        return drawn, mark(pathname, search)
 
-    # A hidden mark of the view drawn, for whoever waits on it (the tests, bench/dashboard.py).
-    drawn = html.Div(pathname + query_string(filters), id="drawn", hidden=True)
-    return [*view.page((pathname, filters), draw), drawn]
+
+def _drawn(part: Figure | Block, shown: View) -> Any:
+    drawn = part.draw(shown)
+    return drawn.to_plotly_json() if isinstance(drawn, go.Figure) else drawn
+
+
+def grid_callbacks(app: dash.Dash, view: StoreView, tables: dict[str, Table]) -> None:
+    """Rows for every paged table, a block at a time; its download; a refresh when the URL changes."""
+    for part in tables.values():
+        table_callbacks(app, view, part)
+
+
+def table_callbacks(app: dash.Dash, view: StoreView, part: Table) -> None:
+    def rows_of(search: str | None, pathname: str | None) -> Any:
+        key = (part.id, mark(pathname, search))
+        return view.table(key, lambda database: part.rows(view_of(database, pathname or "/", search, view)))
+
+    @app.callback(
+        Output(part.grid, "getRowsResponse"),
+        Output({"type": "drawn", "part": part.id}, "children"),
+        Input(part.grid, "getRowsRequest"),
+        State("url", "search"),
+        State("url", "pathname"),
+    )
+    def rows(request: dict[str, Any] | None, search: str | None, pathname: str | None) -> Any:
+        if request is None:
+            raise PreventUpdate
+        try:
+            found = rows_of(search, pathname)
+        except NoView:
+            return {"rowData": [], "rowCount": 0}, mark(pathname, search)
+        return grid.block(found, request), mark(pathname, search)
+
+    if part.title is not None:
+        title = part.title
+
+        @app.callback(
+            Output(f"{part.id}-title", "children"),
+            Input("url", "search"),
+            State("url", "pathname"),
+        )
+        def heading(search: str | None, pathname: str | None) -> str:
+            try:
+                found = rows_of(search, pathname)
+                with view.open() as database:
+                    shown = view_of(database, pathname or "/", search)
+            except NoView:
+                raise PreventUpdate from None
+            return title(shown, found.num_rows)
+
+    @app.callback(
+        Output(f"{part.id}-csv", "data"),
+        Input(f"{part.id}-download", "n_clicks"),
+        State(part.grid, "getRowsRequest"),
+        State("url", "search"),
+        State("url", "pathname"),
+        prevent_initial_call=True,
+    )
+    def download(clicks: int | None, request: dict[str, Any] | None, search: str | None, pathname: str | None) -> Any:
+        """Every row as the table shows it (filtered, sorted), as CSV with spreadsheet formulas neutralised."""
+        found = rows_of(search, pathname)
+        with view.open() as database:
+            name = part.file_name(view_of(database, pathname or "/", search))
+        return {
+            "content": grid.csv_of(found, request, part.fields),
+            "filename": name,
+            "base64": False,
+            "type": "text/csv",
+        }
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("credsight", "refreshGrid"),
+        Output(f"{part.id}-refreshed", "data"),
+        Input("url", "search"),
+        State(part.grid, "id"),
+        prevent_initial_call=True,
+    )
+
+
+__all__ = ["Block", "Figure", "Page", "Table", "View", "create_app"]

@@ -10,7 +10,10 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
+from credsight.rules.severity import SEVERITIES
+
 ACCOUNT = re.compile(r"\d{12}")
+WORD = re.compile(r"[a-z_]{1,40}")  # a severity or a kind of change
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class Filters:
     start: dt.date | None = None  # a period's first day (the query string's `from`)
     end: dt.date | None = None  # a period's last day (`to`)
     user: str | None = None
+    severity: tuple[str, ...] = field(default=())  # the event timeline's severities (empty: all but informational)
+    kind: tuple[str, ...] = field(default=())  # the event timeline's kinds of change (empty: all)
+    person: str | None = None  # the SSO migration's person (an Identity Center user name)
 
     def with_(self, **changes: object) -> Filters:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -49,7 +55,14 @@ def parse(search: str | None) -> Filters:
         start=_date(values, "from"),
         end=_date(values, "to"),
         user=_first(values, "user"),
+        severity=tuple(s for s in SEVERITIES if s in _words(values, "severity")),  # one order, whatever the link's
+        kind=tuple(sorted(set(_words(values, "kind")))),
+        person=_first(values, "person"),
     )
+
+
+def _words(values: dict[str, list[str]], key: str) -> tuple[str, ...]:
+    return tuple(w for part in values.get(key, []) for w in part.split(",") if WORD.fullmatch(w))
 
 
 def query_string(filters: Filters) -> str:
@@ -61,6 +74,9 @@ def query_string(filters: Filters) -> str:
         "from": filters.start.isoformat() if filters.start else "",
         "to": filters.end.isoformat() if filters.end else "",
         "user": filters.user or "",
+        "severity": ",".join(filters.severity),
+        "kind": ",".join(filters.kind),
+        "person": filters.person or "",
     }
     text = urlencode({k: v for k, v in pairs.items() if v}, safe=",/")
     return f"?{text}" if text else ""

@@ -1,5 +1,5 @@
-"""`/compliance`: every rule x account, pass/fail on a date; a cell click lists the failing users
-with evidence, first-seen dates and accepted risks.
+"""`/compliance`: every rule x account, pass/fail on a date; a cell click lists the failing users with
+evidence, first-seen dates and accepted risks.
 """
 
 from __future__ import annotations
@@ -7,17 +7,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dash import html
+import pyarrow as pa
+import pyarrow.compute as pc
+from dash import Input, Output, State, html
 
-from credsight.present.dashboard.filters import Filters
-from credsight.present.dashboard.shell import notice, table
+from credsight.present.dashboard.filters import parse
+from credsight.present.dashboard.parts import Block, Page, Table, View, small_table
+from credsight.present.dashboard.shell import notice
 from credsight.query import Database
 from credsight.rules.catalogue import RULES
+from credsight.rules.counts import DECIDABLE, rule_counts_as_of
 from credsight.rules.exceptions import AcceptedRisk, mark
 from credsight.rules.findings import evaluate
 
+if TYPE_CHECKING:
+    import dash
+
+    from credsight.present.dashboard.view import StoreView
+
+MATRIX = "compliance-matrix"
 DETAIL_COLUMNS = (
     ("user", "user"),
     ("severity", "severity"),
@@ -29,33 +39,35 @@ DETAIL_COLUMNS = (
     ("exception_expires", "until"),
     ("arn", "ARN"),
 )
+COLUMNS = (("account_id", "account"), ("name", "name"), *[(rule.id, rule.id) for rule in DECIDABLE])
 
 
-def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    evaluation = evaluate(database, date, accounts, with_first_seen=False)
-    results = evaluation.results.to_pylist()
-    if not results:
-        return [notice(f"No snapshot on or before {date} for these accounts.")]
-    names = {r["account_id"]: r["name"] for r in database.sql("SELECT account_id, name FROM account_metadata").rows}
-    rules = [rule.id for rule in RULES if rule.decidable]
-    matrix: dict[str, dict[str, Any]] = {}
-    for row in results:
-        line = matrix.setdefault(
-            row["account_id"], {"account_id": row["account_id"], "name": names.get(row["account_id"])}
-        )
-        line[row["rule"]] = f"{row['failed']} / {row['evaluated']}" if row["failed"] else "pass"
-    columns = [("account_id", "account"), ("name", "name"), *[(rule, rule) for rule in rules]]
+def heading(view: View) -> list[Any]:
     return [
-        html.H1(f"Compliance on {date} (UTC)"),
+        html.H1(f"Compliance on {view.date} (UTC)"),
         html.P("Failing / evaluated users per rule and account. Click a cell to see who fails and why."),
-        table(
-            "compliance-matrix",
-            list(matrix.values()),
-            columns,
-            f"credsight-compliance-{date}.csv",
-            height=450,
-            row_id="account_id",
-        ),
+    ]
+
+
+def matrix(view: View) -> pa.Table:
+    """One row per account: per rule "failed / evaluated", or "pass"."""
+    counts = rule_counts_as_of(view.database, view.date, view.accounts)
+    names = view.database.sql("SELECT account_id, name FROM account_metadata").table
+    index = pc.index_in(counts.column("account_id"), names.column("account_id"))
+    columns: dict[str, Any] = {
+        "account_id": counts.column("account_id"),
+        "name": names.column("name").take(index),
+    }
+    for rule in DECIDABLE:
+        failed = counts.column(f"failing:{rule.id}")
+        evaluated = counts.column("root_rows" if rule.scope == "root" else "user_rows")
+        text = pc.binary_join_element_wise(pc.cast(failed, pa.string()), pc.cast(evaluated, pa.string()), " / ")
+        columns[rule.id] = pc.if_else(pc.greater(failed, 0), text, pa.scalar("pass"))
+    return pa.table(columns).sort_by("account_id")
+
+
+def undecidable(view: View) -> list[Any]:
+    return [
         html.Div(id="compliance-detail"),
         html.P(
             "Not decidable from the credential report: "
@@ -65,9 +77,27 @@ def layout(database: Database, filters: Filters, date: dt.date, accounts: list[s
     ]
 
 
+def page() -> Page:
+    return Page(
+        "/compliance",
+        [
+            Block("compliance-heading", heading),
+            Table(
+                MATRIX,
+                COLUMNS,
+                matrix,
+                lambda view: f"credsight-compliance-{view.date}.csv",
+                row_id="account_id",
+                height=450,
+            ),
+            Block("compliance-notes", undecidable),
+        ],
+    )
+
+
 def detail(database: Database, date: dt.date, account: str, rule: str, risks: Sequence[AcceptedRisk]) -> list[Any]:
     """The failing users of one rule in one account, with evidence and accepted risks."""
-    if rule not in {r.id for r in RULES if r.decidable}:
+    if rule not in {r.id for r in DECIDABLE}:
         return [notice("Click a rule's cell to see its failing users.")]
     evaluation = evaluate(database, date, [account], [rule])
     rows = mark(evaluation.findings, risks, dt.datetime.now(dt.UTC).date()).to_pylist()
@@ -76,4 +106,20 @@ def detail(database: Database, date: dt.date, account: str, rule: str, risks: Se
     for row in rows:
         row["evidence"] = ", ".join(f"{k}={v}" for k, v in json.loads(row["evidence"] or "{}").items() if v is not None)
     title = f"{rule} in {account}: {len(rows)} failing"
-    return [html.H2(title), table("compliance-users", rows, DETAIL_COLUMNS, f"credsight-{rule}-{account}-{date}.csv")]
+    return [html.H2(title), small_table("compliance-users", rows, DETAIL_COLUMNS)]
+
+
+def callbacks(app: dash.Dash, view: StoreView, risks: Sequence[AcceptedRisk]) -> None:
+    @app.callback(
+        Output("compliance-detail", "children"),
+        Input(f"{MATRIX}-grid", "cellClicked"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def clicked(cell: dict[str, Any] | None, search: str | None) -> list[Any]:
+        account = (cell or {}).get("rowId")  # the matrix's rows are identified by account id
+        with view.open() as database:
+            date = parse(search).date or database.newest_snapshot()
+            if not account or date is None:
+                return [notice("Click a rule's cell to see its failing users.")]
+            return detail(database, date, str(account), str((cell or {}).get("colId")), risks)

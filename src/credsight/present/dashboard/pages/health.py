@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+import pyarrow as pa
 from dash import html
 
 from credsight.present import questions
-from credsight.present.dashboard.filters import Filters
-from credsight.present.dashboard.shell import card, notice, table
-from credsight.query import Database
+from credsight.present.dashboard.parts import Block, Page, Table, View
+from credsight.present.dashboard.shell import card
 
 COLUMNS = (
     ("account_id", "account"),
@@ -26,21 +25,41 @@ COLUMNS = (
 )
 
 
-def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    rows = questions.health(database, accounts, date)
+def summary(view: View) -> list[Any]:
+    rows = questions.health(view.database, view.accounts, view.date)
     if not rows:
-        return [notice("No collection has been recorded for these accounts yet: run 'credsight collect'.")]
+        return [html.H1("Collection health"), html.P("No collection has been recorded for these accounts yet.")]
     failing = sum(1 for r in rows if r["last_status"] == "failed")
-    stale = sum(1 for r in rows if (r["days_since_success"] or 0) > 1)
+    stale = sum(1 for r in rows if r["days_since_success"] is None or r["days_since_success"] > 1)  # never counts
     return [
         html.H1("Collection health"),
         html.Div(
             [
                 card("accounts", len(rows)),
                 card("last attempt failed", failing, warn=failing > 0),
-                card("no success for 2+ days", stale, warn=stale > 0),
+                card("no success for 2+ days, or never", stale, warn=stale > 0),
             ],
             className="cards",
         ),
-        table("health-table", rows, COLUMNS, "credsight-health.csv", height=600),
     ]
+
+
+def rows(view: View) -> pa.Table:
+    return questions.health_table(view.database, view.accounts, view.date)
+
+
+def page() -> Page:
+    return Page(
+        "/health",
+        [
+            Block("health-summary", summary),
+            Table(
+                "health-table",
+                COLUMNS,
+                rows,
+                lambda view: "credsight-health.csv",
+                kinds={"days_since_success": "number", "last_success": "date", "last_failure": "date"},
+                height=600,
+            ),
+        ],
+    )

@@ -1,63 +1,251 @@
-"""`/migration`: IAM users moving to SSO: people and machines over time, by OU, the projected end,
-and the human IAM users still left with their last sign-in and key use.
+"""`/migration`: the move from IAM users to IAM Identity Center, per person: each person's IAM users by
+state over time and by OU, when nothing is left to migrate, the worklists (ready to remove, dual use, no
+SSO user) and one person's page (their IAM users in every account, their Identity Center assignments).
+
+Without any Identity Center snapshot the page says so and shows what the credential reports alone tell:
+human IAM users (a console password) over time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from dash import dcc, html
+import plotly.graph_objects as go
+import pyarrow as pa
+import pyarrow.compute as pc
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
+from credsight.errors import PeopleError
 from credsight.present import figures, questions
-from credsight.present.dashboard.filters import Filters
-from credsight.present.dashboard.shell import card, notice, table
-from credsight.query import Database
+from credsight.present.dashboard.filters import parse, query_string
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, small_table
+from credsight.present.dashboard.shell import card, notice
+from credsight.rules.matching import PeopleSettings
+from credsight.rules.people import MIGRATED, STATES, People, describe, mapping_lines, open_people
 from credsight.rules.trends import migration_projection
 
-COLUMNS = (
+if TYPE_CHECKING:
+    import dash
+
+WORKLIST_COLUMNS = (
     ("account_id", "account"),
     ("account_name", "name"),
-    ("user", "user"),
-    ("password_last_used", "last sign-in (UTC)"),
-    ("mfa_active", "MFA"),
-    ("access_key_1_last_used_date", "key 1 last used (UTC)"),
-    ("access_key_2_last_used_date", "key 2 last used (UTC)"),
-    ("user_creation_time", "created (UTC)"),
+    ("ou_path", "OU"),
+    ("user", "IAM user"),
+    ("person", "person"),
+    ("matched_by", "matched by"),
+    ("assigned_since", "assigned since"),
+    ("last_iam_use", "last IAM use (UTC)"),
+    ("days_unused", "days unused"),
+)
+WORKLIST_KINDS = {"assigned_since": "date", "last_iam_use": "date", "days_unused": "number"}
+WORKLISTS = (
+    ("ready_to_remove", "Ready to remove: migrated, and the IAM password and keys unused"),
+    ("dual_use", "Dual use: migrated, and the IAM password or a key still used since"),
+    ("no_sso_user", "No SSO user: nobody in Identity Center matches the IAM user"),
+)
+PERSON_COLUMNS = (
+    ("account_id", "account"),
+    ("account_name", "name"),
+    ("user", "IAM user"),
+    ("state", "state"),
+    ("last_iam_use", "last IAM use (UTC)"),
+)
+ASSIGNMENT_COLUMNS = (
+    ("account_id", "account"),
+    ("account_name", "name"),
+    ("permission_set_arn", "permission set"),
+    ("via", "through"),
+    ("group_name", "group"),
+    ("since", "since"),
+)
+NO_IDENTITY_CENTER = (
+    "No IAM Identity Center snapshot yet: collect it with 'credsight collect' (from the management account or the "
+    "Identity Center delegated administrator) to follow the migration per person. Until then: human IAM users."
 )
 
 
-def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    humans = questions.remaining_humans(database, date, accounts)
-    start = filters.start or date - dt.timedelta(days=179)
-    days = questions.per_day(database, start, filters.end or date, accounts)
-    if not days:
-        return [notice(f"No snapshots between {start} and {filters.end or date} for these accounts.")]
-    projection = migration_projection(database, date, accounts)
-    active = sum(1 for h in humans if h["password_last_used"] and (date - h["password_last_used"].date()).days <= 30)
-    by_ou = questions.humans_by_ou(database, date, accounts)
-    return [
-        html.H1(f"SSO migration on {date} (UTC)"),
-        html.Div(
-            [
-                card("human IAM users left", len(humans), warn=bool(humans)),
-                card("of them signed in within 30 days", active),
-                card("projection (last 60 days)", projection.describe()),
-            ],
-            className="cards",
-        ),
-        dcc.Graph(
-            id="migration-trend",
-            figure=figures.users_by_class(
-                *questions.by_class(days), f"IAM users by class, {start} to {filters.end or date}"
+def period(view: View) -> tuple[dt.date, dt.date]:
+    return view.filters.start or view.date - dt.timedelta(days=179), view.filters.end or view.date
+
+
+def page(settings: PeopleSettings | None = None) -> Page:
+    chosen = settings or PeopleSettings()
+
+    def people(view: View) -> People | None:
+        """The people tables of the store's current state (None: no Identity Center snapshot yet)."""
+
+        def opened() -> People | None:
+            lines, source = mapping_lines(view.database.store, chosen)
+            try:
+                found = open_people(view.database, chosen, lines, source)
+            except PeopleError:  # no Identity Center snapshot yet: the page says so
+                return None
+            return found if found.days else None
+
+        kept: People | None = view.keep(("people",), opened)
+        return kept
+
+    def states(view: View) -> pa.Table:
+        found = people(view)
+        if found is None:
+            raise NoView(NO_IDENTITY_CENTER)
+        key = ("people states", view.date, _accounts(view))
+        table: pa.Table = view.keep(key, lambda: found.states(view.date, view.accounts))
+        return table
+
+    def burn_down(view: View) -> pa.Table:
+        found = people(view)
+        if found is None:
+            raise NoView(NO_IDENTITY_CENTER)
+        start, end = period(view)
+        every = 1 if (end - start).days <= 120 else 7  # a longer chart is told a week at a time
+        key = ("burn-down", start, end, _accounts(view), every)
+        table: pa.Table = view.keep(key, lambda: found.burn_down(start, end, view.accounts, every=every))
+        return table
+
+    def summary(view: View) -> list[Any]:
+        found = people(view)
+        if found is None:
+            humans = questions.humans_left(view.database, view.date, view.accounts)["humans"]
+            projection = migration_projection(view.database, view.date, view.accounts)
+            return [
+                html.H1(f"SSO migration on {view.date} (UTC)"),
+                notice(NO_IDENTITY_CENTER),
+                html.Div(
+                    [
+                        card("human IAM users left", humans, warn=humans > 0),
+                        card("projection (last 60 days)", projection.describe()),
+                    ],
+                    className="cards",
+                ),
+            ]
+        counts = _by_state(states(view))
+        left = sum(n for state, n in counts.items() if state not in MIGRATED)  # dual use and ready are migrated
+        machines = found.machines(view.date, view.accounts)
+        return [
+            html.H1(f"SSO migration on {view.date} (UTC)"),
+            html.Div(
+                [
+                    card("people's IAM users left to migrate", left, warn=left > 0),
+                    *[card(state.replace("_", " "), counts.get(state, 0)) for state in STATES],
+                    card("machine users (keys only, not people)", machines),
+                    card("projection (last 60 days)", describe(found.projection(burn_down(view)))),
+                ],
+                className="cards",
             ),
-        ),
-        dcc.Graph(
-            id="migration-by-ou",
-            figure=figures.bars(
-                [row["place"] for row in by_ou], [row["humans"] for row in by_ou], "Human IAM users by OU", "users"
+        ]
+
+    def trend(view: View) -> go.Figure:
+        start, end = period(view)
+        if people(view) is None:
+            per_day = questions.per_day(view.database, start, end, view.accounts)
+            return figures.users_by_class(*questions.by_class(per_day), f"IAM users by class, {start} to {end}")
+        counted = burn_down(view).group_by(["snapshot_date", "state"]).aggregate([("users", "sum")])
+        days = sorted(set(counted.column("snapshot_date").to_pylist()))
+        per_state: dict[str, list[int]] = {}
+        for row in counted.to_pylist():
+            per_state.setdefault(row["state"], [0] * len(days))[days.index(row["snapshot_date"])] = row["users_sum"]
+        return figures.by_state(days, per_state, f"People's IAM users by state, {start} to {end}")
+
+    def by_ou(view: View) -> go.Figure:
+        if people(view) is None:
+            found = questions.humans_by_ou(view.database, view.date, view.accounts)
+            places = [r["place"] for r in found]
+            return figures.bars(places, [r["humans"] for r in found], "Human IAM users by OU", "users")
+        counted = states(view).group_by(["ou_path", "state"]).aggregate([("user", "count")])
+        places = sorted({row["ou_path"] or "(no OU)" for row in counted.to_pylist()})
+        per_state: dict[str, list[int]] = {}
+        for row in counted.to_pylist():
+            per_state.setdefault(row["state"], [0] * len(places))[places.index(row["ou_path"] or "(no OU)")] = row[
+                "user_count"
+            ]
+        return figures.states_by_place(places, per_state, f"People's IAM users by OU and state on {view.date}")
+
+    def worklist(state: str, title: str) -> Table:
+        def rows(view: View) -> pa.Table:
+            found = states(view)
+            return found.filter(pc.equal(found.column("state"), state))
+
+        return Table(
+            f"migration-{state.replace('_', '-')}",
+            WORKLIST_COLUMNS,
+            rows,
+            lambda view: f"credsight-{state.replace('_', '-')}-{view.date}.csv",
+            kinds=WORKLIST_KINDS,
+            height=350,
+            title=lambda view, count: f"{title} ({count})",
+        )
+
+    def person(view: View) -> list[Any]:
+        found = people(view)
+        if found is None:
+            return []
+        names = sorted({p for p in states(view).column("person").to_pylist() if p})
+        chooser = dcc.Dropdown(
+            id="migration-person-picker",
+            options=[{"label": name, "value": name} for name in names],
+            value=view.filters.person,
+            placeholder="A person: their IAM users in every account, their assignments",
+        )
+        if not view.filters.person:
+            return [html.H2("One person"), chooser]
+        accounts = found.person_accounts(view.filters.person, view.date).to_pylist()
+        assignments = found.person_assignments(view.filters.person, view.date).to_pylist()
+        return [
+            html.H2(f"{view.filters.person}"),
+            chooser,
+            html.H3(f"IAM users ({len(accounts)})"),
+            small_table("migration-person-accounts", accounts, PERSON_COLUMNS, height=250),
+            html.H3(f"Identity Center assignments ({len(assignments)})"),
+            small_table("migration-person-assignments", assignments, ASSIGNMENT_COLUMNS, height=250),
+        ]
+
+    return Page(
+        "/migration",
+        [
+            Block("migration-summary", summary),
+            Figure("migration-trend", trend, "People's IAM users by state"),
+            Figure("migration-by-ou", by_ou, "People's IAM users by OU"),
+            *[worklist(state, title) for state, title in WORKLISTS],
+            Table(
+                "migration-everyone",
+                (*WORKLIST_COLUMNS[:5], ("state", "state"), *WORKLIST_COLUMNS[5:]),
+                states,
+                lambda view: f"credsight-people-{view.date}.csv",
+                kinds=WORKLIST_KINDS,
+                height=450,
+                title=lambda view, count: f"Every person's IAM user ({count}): filter the state column to narrow it",
             ),
-        ),
-        html.H2("Human IAM users left"),
-        table("migration-table", humans, COLUMNS, f"credsight-human-users-{date}.csv"),
-    ]
+            Block("migration-person", person),
+        ],
+    )
+
+
+def _accounts(view: View) -> tuple[str, ...] | None:
+    return tuple(view.accounts) if view.accounts is not None else None
+
+
+def _by_state(states: pa.Table) -> dict[str, int]:
+    counted = states.group_by("state").aggregate([("user", "count")])
+    return dict(zip(counted.column("state").to_pylist(), counted.column("user_count").to_pylist(), strict=True))
+
+
+def callbacks(app: dash.Dash) -> None:
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Input("migration-person-picker", "value"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def pick_person(person: str | None, search: str | None) -> str:
+        chosen = parse(search).with_(person=person or None)
+        if chosen == parse(search):
+            raise PreventUpdate
+        return query_string(chosen)
+
+
+__all__: Sequence[str] = ["callbacks", "page"]

@@ -1,45 +1,60 @@
-"""`/`: coverage, IAM users by class, headline risks, findings per account, and the trend."""
+"""`/`: coverage, IAM users by class, headline risks, failing users per rule and account, and the trend."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from dash import dcc, html
+import plotly.graph_objects as go
+from dash import html
 
 from credsight.present import figures, questions
-from credsight.present.dashboard.filters import Filters
-from credsight.present.dashboard.shell import card, notice
-from credsight.query import Database
-from credsight.rules.findings import evaluate
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, View
+from credsight.present.dashboard.shell import cards
+from credsight.rules.counts import DECIDABLE, results, rule_counts_as_of
 
 HEATMAP_ACCOUNTS = 60  # the accounts with the most findings; the compliance page has them all
 
 
-def layout(database: Database, filters: Filters, date: dt.date, accounts: list[str] | None) -> list[Any]:
-    evaluation = evaluate(database, date, accounts, with_first_seen=False)
-    opening = questions.headline(database, date, accounts, evaluation.results)
+def headline(view: View) -> questions.Headline:
+    counts = rule_counts_as_of(view.database, view.date, view.accounts)
+    opening = questions.headline(view.database, view.date, view.accounts, results(counts))
     if opening is None:
-        return [notice(f"No snapshot on or before {date} for these accounts. Pick another date or account.")]
-    per_account = opening.failing
-    cards = [card(c.label, c.value, warn=c.warn) for c in opening.cards]
-    risks = [card(c.label, c.value, warn=c.warn) for c in opening.risks]
+        raise NoView(f"No snapshot on or before {view.date} for these accounts. Pick another date or account.")
+    return opening
+
+
+def heading(view: View) -> list[Any]:
+    return [html.H1(f"Overview on {view.date} (UTC)")]
+
+
+def opening_cards(view: View) -> list[Any]:
+    opening = headline(view)
+    return [cards(opening.cards), html.H2("Headline risks"), cards(opening.risks)]
+
+
+def heatmap(view: View) -> go.Figure:
+    per_account = headline(view).failing
     worst = sorted(per_account, key=lambda a: -sum(per_account[a].values()))[:HEATMAP_ACCOUNTS]
-    rules = [r.id for r in evaluation.rules if r.decidable]
-    heatmap = figures.findings_heatmap(
-        rules,
-        worst,
-        [[per_account[a].get(rule, 0) for a in worst] for rule in rules],
-        f"Failing users per rule on {date}",
+    rules = [rule.id for rule in DECIDABLE]
+    failed = [[per_account[a].get(rule, 0) for a in worst] for rule in rules]
+    return figures.findings_heatmap(rules, worst, failed, f"Failing users per rule on {view.date}")
+
+
+def trend(view: View) -> go.Figure:
+    start = view.filters.start or view.date - dt.timedelta(days=89)
+    end = view.filters.end or view.date
+    days = questions.per_day(view.database, start, end, view.accounts)
+    return figures.users_by_class(*questions.by_class(days), f"IAM users by class, {start} to {end}")
+
+
+def page() -> Page:
+    return Page(
+        "/",
+        [
+            Block("overview-heading", heading),
+            Block("overview-cards", opening_cards),
+            Figure("overview-heatmap", heatmap, "Failing users per rule"),
+            Figure("overview-trend", trend, "IAM users by class"),
+        ],
     )
-    start = filters.start or date - dt.timedelta(days=89)
-    days = questions.per_day(database, start, filters.end or date, accounts)
-    trend = figures.users_by_class(*questions.by_class(days), f"IAM users by class, {start} to {filters.end or date}")
-    return [
-        html.H1(f"Overview on {date} (UTC)"),
-        html.Div(cards, className="cards"),
-        html.H2("Headline risks"),
-        html.Div(risks, className="cards"),
-        dcc.Graph(id="overview-heatmap", figure=heatmap),
-        dcc.Graph(id="overview-trend", figure=trend),
-    ]

@@ -1,0 +1,351 @@
+"""Arrow columns as text, a column at a time: the values of JSON and CSV output without a Python object
+per field (100,000 findings as Python dicts cost 20 s in json.dump; as Arrow strings, a fraction of one).
+
+Each function gives, for every value of an array, the exact text Python's `json.dump(..., indent=1)`
+(or `csv.writer`) writes for the value `formats.exports.plain()` makes of it, so the bytes are those of
+the row-by-row writers (tests/test_text_formats.py compares them on generated tables). Values the fast
+path cannot be sure of (non-ASCII or control characters, floats) go through Python's own encoder, one
+value at a time; everything else is Arrow compute.
+
+A JSON value "at level L" is written as json does for a value whose key sits at indentation L: its own
+members at L+1, its closing bracket at L.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from credsight.formats.exports import FORMULA_START, csv_text, plain
+
+PRINTABLE = r"^[\x20-\x7e]*$"
+
+
+# A field with one of these is quoted. A carriage return too, although Python 3.11's csv.writer leaves it bare:
+# a spreadsheet breaks the row there, and the rest of the value would start a line of its own, unneutralised.
+QUOTED_WHEN = '[,"\r\n]'
+# A field carrying JSON text as DuckDB's json_pretty writes it (4 spaces an indent), placed as is.
+RAW_JSON = b"credsight.raw_json"
+
+
+def raw_json_field(name: str, nullable: bool = True) -> pa.Field:
+    """A string field whose values are JSON text (json_pretty's): written into JSON output as values."""
+    return pa.field(name, pa.string(), nullable=nullable, metadata={RAW_JSON: b"1"})
+
+
+def _strings(values: Sequence[str]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def by_python(array: pa.Array, mask: pa.Array, encode: Callable[[Any], str], text: pa.Array) -> pa.Array:
+    """`text`, with the values where `mask` holds encoded by Python instead (few of them)."""
+    where = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
+    if not where.size:
+        return text
+    slow = [encode(array[int(i)].as_py()) for i in where]
+    python = pa.array(np.full(len(array), None, dtype=object), pa.string())
+    python = pc.replace_with_mask(python, pc.fill_null(mask, False), _strings(slow))
+    return pc.if_else(pc.fill_null(mask, False), python, text)
+
+
+def json_string(array: pa.Array) -> pa.Array:
+    """Each string as a JSON string (ensure_ascii, like json.dumps); null stays null."""
+    array = array.cast(pa.string())
+    escaped = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    unusual = pc.invert(pc.match_substring_regex(array, PRINTABLE))
+    return by_python(array, unusual, json.dumps, quoted)
+
+
+def _indent(level: int) -> str:
+    return "\n" + " " * level
+
+
+def _or_null(array: pa.Array, text: pa.Array) -> pa.Array:
+    return pc.if_else(pc.is_valid(array), text, pa.scalar("null"))
+
+
+def _iso_datetime(array: pa.Array) -> pa.Array:
+    """datetime.isoformat() of each timestamp, with +00:00 written Z (as exports.plain does)."""
+    unit, zone = array.type.unit, array.type.tz
+    seconds = pc.cast(array, pa.timestamp("s", zone), safe=False) if unit != "s" else array
+    text = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S")
+    if unit != "s":
+        fraction = pc.subtract(
+            pc.cast(pc.cast(array, pa.timestamp("us", zone)), pa.int64()),
+            pc.multiply(pc.cast(seconds, pa.int64()), 1_000_000),  # (floored: negative times are rare)
+        )
+        micros = pc.utf8_lpad(pc.cast(fraction, pa.string()), 6, "0")
+        with_fraction = pc.binary_join_element_wise(text, micros, ".")
+        text = pc.if_else(pc.equal(fraction, 0), text, with_fraction)
+    if zone is None:
+        return text
+    if zone not in ("UTC", "+00:00", "Etc/UTC", "Z"):  # another offset: Python writes it; rare
+        return by_python(array, pc.is_valid(array), lambda v: str(plain(v)), text)
+    return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
+
+
+def _scalar_kind(kind: pa.DataType) -> bool:
+    """Whether values of this type are written one by one from their own value (no nesting)."""
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_timestamp(kind)
+    )
+
+
+def _scalar_text(array: pa.Array) -> tuple[pa.Array, bool] | None:
+    """(text, quoted) of a scalar column as exports.plain() renders it, or None for a nested type."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        return _scalar_text(array.dictionary_decode())
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return array.cast(pa.string()), True
+    if pa.types.is_boolean(kind):
+        return pc.if_else(array, pa.scalar("true"), pa.scalar("false")), False
+    if pa.types.is_integer(kind):
+        return pc.cast(array, pa.string()), False
+    if pa.types.is_date(kind):
+        return pc.strftime(pc.cast(array, pa.timestamp("s")), format="%Y-%m-%d"), True
+    if pa.types.is_timestamp(kind):
+        return _iso_datetime(array), True
+    if pa.types.is_null(kind):
+        return pa.nulls(len(array), pa.string()), False
+    return None
+
+
+REPEATED = 4  # a column holding each value this many times on average is written through its distinct values
+
+
+def json_values(array: pa.Array, level: int, raw: bool = False) -> pa.Array:
+    """The JSON text of each value at indentation `level`, as json.dump(indent=1) writes plain(value)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if _scalar_kind(array.type) and len(array) > 1024 and not pa.types.is_dictionary(array.type):
+        distinct = pc.count_distinct(array, mode="all").as_py()
+        if distinct * REPEATED < len(array):  # a rule's title, a snapshot date: each distinct value once
+            encoded = pc.dictionary_encode(array)
+            texts = json_values(encoded.dictionary, level, raw=raw)
+            return _or_null(array, texts.take(encoded.indices))
+    if raw:
+        return _raw_json(array, level)
+    scalar = _scalar_text(array)
+    if scalar is not None:
+        text, quoted = scalar
+        return _or_null(array, json_string(text) if quoted else text)
+    kind = array.type
+    if pa.types.is_struct(kind):
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        children = array.flatten()  # the parent's offset applied
+        members = [json_values(child, level + 1, raw=_is_raw(kind.field(i))) for i, child in enumerate(children)]
+        return _or_null(array, json_object(names, members, level, length=len(array)))
+    if pa.types.is_map(kind):
+        pairs = pa.StructArray.from_arrays([array.keys, array.items], ["key", "value"])
+        entries = _json_pairs(pairs, level + 1)
+        return _json_list(array, entries, level)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _json_list(array, json_values(array.flatten(), level + 1), level)
+    everything = pa.array(np.ones(len(array), dtype=bool))  # null included: Python writes it "null"
+    return by_python(array, everything, lambda v: _json_dumps(v, level), pa.nulls(len(array), pa.string()))
+
+
+def _json_dumps(value: Any, level: int) -> str:
+    """What json.dump(indent=1) writes for one value at `level` (the slow path, one value)."""
+    return json.dumps(plain(value), indent=1).replace("\n", _indent(level))
+
+
+def _is_raw(field: pa.Field) -> bool:
+    return bool(field.metadata and field.metadata.get(RAW_JSON))
+
+
+Member: TypeAlias = "pa.Array | pa.ChunkedArray | str"  # a column of JSON texts, or one JSON text for every row
+
+
+def json_object(names: Sequence[str], members: Sequence[Member], level: int, length: int | None = None) -> pa.Array:
+    """Objects of the given keys and member texts (each at level+1), written at `level`.
+
+    A member may be one text for every row (a constant). A member that is null in a row (not the text
+    "null": a missing value) leaves its key out of that row, for objects whose keys vary by row (an ASFF
+    finding's optional Note, say).
+    """
+    arrays = [member for member in members if not isinstance(member, str)]
+    length = len(arrays[0]) if arrays else (length or 0)
+    if not names:
+        return pa.array(["{}"] * length, pa.string())
+    keys = [json.dumps(name) + ": " for name in names]
+    separator = "," + _indent(level + 1)
+    opening, closing = "{" + _indent(level + 1), _indent(level) + "}"
+    if all(isinstance(member, str) or member.null_count == 0 for member in members):
+        # One pass: literal text (keys, separators, constant members) between the columns of texts.
+        pieces: list[Any] = []
+        literal = opening
+        for number, (key, member) in enumerate(zip(keys, members, strict=True)):
+            literal += (separator if number else "") + key
+            if isinstance(member, str):
+                literal += member
+            else:
+                pieces += [literal, member]
+                literal = ""
+        pieces.append(literal + closing)
+        if len(pieces) == 1:
+            return pa.array([pieces[0]] * length, pa.string())
+        return pc.binary_join_element_wise(*pieces, "")
+    parts = [pc.binary_join_element_wise(key, member, "") for key, member in zip(keys, members, strict=True)]
+    body = _join_present(parts, separator)
+    return pc.binary_join_element_wise(opening, body, closing, "")
+
+
+def _join_present(parts: Sequence[pa.Array], separator: str) -> pa.Array:
+    """Each row's non-null parts joined by `separator` (rows with none: empty)."""
+    led = [pc.if_else(pc.is_valid(part), pc.binary_join_element_wise(separator, part, ""), "") for part in parts]
+    return pc.utf8_slice_codeunits(pc.binary_join_element_wise(*led, ""), len(separator))
+
+
+def _json_list(array: pa.Array, items: pa.Array, level: int) -> pa.Array:
+    """Lists of already encoded items (at level+1), written at `level`; [] when empty."""
+    offsets = array.offsets
+    if array.offset:  # a slice: offsets are absolute into the flattened values
+        offsets = pc.subtract(offsets, offsets[0])
+    lists = pa.ListArray.from_arrays(offsets, items)
+    body = pc.binary_join(lists, "," + _indent(level + 1))
+    text = pc.binary_join_element_wise("[" + _indent(level + 1), body, _indent(level) + "]", "")
+    lengths = pc.subtract(offsets[1:], offsets[:-1])
+    return _or_null(array, pc.if_else(pc.equal(lengths, 0), pa.scalar("[]"), text))
+
+
+def _json_pairs(pairs: pa.StructArray, level: int) -> pa.Array:
+    """A map's entries as json writes plain()'s (key, value) tuples: two-item lists at `level`."""
+    key = json_values(pairs.field(0), level + 1)
+    value = json_values(pairs.field(1), level + 1)
+    return pc.binary_join_element_wise(
+        "[" + _indent(level + 1), key, "," + _indent(level + 1), value, _indent(level) + "]", ""
+    )
+
+
+def _raw_json(array: pa.Array, level: int) -> pa.Array:
+    """json_pretty's text (4 spaces an indent, from level 0) re-indented as json.dump(indent=1) at `level`."""
+    text = array.cast(pa.string())
+    usual = _usual_json(text)
+    depth = 1
+    while pc.any(pc.match_substring(text, _indent(4 * depth))).as_py():
+        depth += 1
+    for deep in range(depth, 0, -1):  # deepest first: a shallower pattern would match their start
+        text = pc.replace_substring(text, _indent(4 * deep), "\n" + "\x00" * deep)
+    text = pc.replace_substring(pc.replace_substring(text, "\n", _indent(level)), "\x00", " ")
+    text = by_python(array, pc.invert(usual), lambda v: _json_dumps(json.loads(v), level), text)
+    return _or_null(array, text)
+
+
+def compact_json(pretty: pa.Array) -> pa.Array:
+    """json_pretty's text as json.dumps(value) writes it: one line, ', ' and ': ' between members."""
+    text = pc.replace_substring_regex(pretty, r",\n *", ", ")
+    text = pc.replace_substring_regex(text, r"([\[{])\n *", r"\1")
+    text = pc.replace_substring_regex(text, r"\n *([\]}])", r"\1")
+    return by_python(pretty, pc.invert(_usual_json(pretty)), lambda v: json.dumps(json.loads(v)), text)
+
+
+def _usual_json(text: pa.Array) -> pa.Array:
+    """Whether json_pretty's text needs no escape Python would write otherwise (printable ASCII, no backslash)."""
+    usual = pc.and_(pc.match_substring_regex(text, r"^[\x20-\x7e\n]*$"), pc.invert(pc.match_substring(text, "\\")))
+    return pc.fill_null(usual, True)
+
+
+def joined(lines: pa.Array, separator: str) -> str:
+    """Every string of the array joined by `separator`, in one Arrow call (no Python string per row)."""
+    if not len(lines):
+        return ""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines.cast(pa.large_string()))
+    return str(pc.binary_join(whole, pa.scalar(separator, pa.large_string()))[0].as_py())
+
+
+def records_text(batch: pa.RecordBatch | pa.Table) -> pa.Array:
+    """Each row as a JSON object at level 1 (an item of the top-level array)."""
+    fields = list(batch.schema)
+    members = [json_values(batch.column(i), 2, raw=_is_raw(field)) for i, field in enumerate(fields)]
+    return json_object([field.name for field in fields], members, 1, length=batch.num_rows)
+
+
+PARALLEL_ROWS = 16_384  # rows a thread turns into text at a time (Arrow compute lets go of the GIL)
+
+
+def in_parallel(rows: pa.RecordBatch | pa.Table, text: Callable[[pa.Table], pa.Array]) -> pa.Array:
+    """text(rows), computed a slice at a time on every core, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = pa.Table.from_batches([rows]) if isinstance(rows, pa.RecordBatch) else rows
+    if table.num_rows <= PARALLEL_ROWS:
+        return text(table)
+    slices = [table.slice(start, PARALLEL_ROWS) for start in range(0, table.num_rows, PARALLEL_ROWS)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        parts = list(pool.map(text, slices))
+    return pa.concat_arrays([part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part for part in parts])
+
+
+class JsonRecords:
+    """Writes record batches as one JSON array, exactly as json.dump([plain(row) ...], indent=1) would."""
+
+    def __init__(self, out: Any) -> None:  # out: IO[str]
+        self.out = out
+        self.started = False
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        texts = in_parallel(batch, records_text)
+        self.out.write((",\n " if self.started else "[\n ") + joined(texts, ",\n "))
+        self.started = True
+
+    def close(self) -> None:
+        self.out.write("\n]\n" if self.started else "[]\n")
+
+
+def display_values(array: pa.Array) -> tuple[pa.Array, bool]:
+    """Each value as a CSV cell or a table shows it (plain(); nested values as json.dumps; null empty), and
+    whether the column holds text (only text is ever neutralised: a number is never run as a formula)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    is_text = False
+    if pa.types.is_boolean(array.type):
+        text = pc.if_else(array, pa.scalar("True"), pa.scalar("False"))
+    elif (scalar := _scalar_text(array)) is not None:
+        text, is_text = scalar
+    else:  # nested, floats: as the row writer does, one value at a time
+        everything = pa.array(np.ones(len(array), dtype=bool))
+        text = by_python(array, everything, lambda v: str(csv_text(v)), pa.nulls(len(array), pa.string()))
+        is_text = not pa.types.is_floating(array.type)
+    return pc.fill_null(text, ""), is_text
+
+
+def csv_values(array: pa.Array) -> pa.Array:
+    """Each value as exports.write_csv writes it: display_values(), formulas neutralised, quoted as
+    csv.writer's QUOTE_MINIMAL quotes (a comma, a quote or a line break inside)."""
+    text, is_text = display_values(array)
+    if is_text:
+        starts = pc.starts_with(text, FORMULA_START[0])
+        for start in FORMULA_START[1:]:
+            starts = pc.or_(starts, pc.starts_with(text, start))
+        text = pc.if_else(starts, pc.binary_join_element_wise("'", text, ""), text)
+    special = pc.match_substring_regex(text, QUOTED_WHEN)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(special, quoted, text)
+
+
+def csv_lines(batch: pa.RecordBatch | pa.Table) -> str:
+    """The batch's rows as CSV lines (each ending in \\n), as exports.write_csv writes them."""
+    if batch.num_rows == 0:
+        return ""
+    columns = [csv_values(batch.column(i)) for i in range(batch.num_columns)]
+    if len(columns) > 1:
+        lines = pc.binary_join_element_wise(*columns, ",")
+    else:  # csv.writer writes a row of one empty field as ""
+        lines = pc.if_else(pc.equal(columns[0], ""), pa.scalar('""'), columns[0])
+    return joined(lines, "\n") + "\n"

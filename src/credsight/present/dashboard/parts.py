@@ -1,0 +1,164 @@
+"""A page is parts, each drawn by a callback of its own: a filter change redraws every part in parallel
+(requests are answered by several threads), and each answer is kept for the state of the store.
+
+- `Figure`: a plotly figure from the view.
+- `Block`: components from the view (headings, cards, notices, small tables).
+- `Table`: rows from the view, paged on the server (AG Grid's infinite row model: a block of rows at a
+  time, sorted and filtered over all of them), with a Download CSV of every row as shown.
+
+Each part also writes a hidden mark naming the view it drew; the page's `#drawn` mark names the view
+once every part has drawn it (what the tests and the benchmark wait for).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dash_ag_grid as dag
+import plotly.graph_objects as go
+import pyarrow as pa
+from dash import dcc, html
+
+from credsight.present.dashboard.filters import Filters, query_string
+from credsight.query import Database
+
+GRID_HEIGHT = 500
+
+
+class NoView(Exception):
+    """Nothing can be drawn for these filters (an empty store, an OU with no accounts); says so in words."""
+
+
+@dataclass(frozen=True)
+class View:
+    """What a page is drawn for: the filters, the snapshot date looked at, the accounts they choose."""
+
+    database: Database
+    path: str
+    filters: Filters
+    newest: dt.date
+    accounts: list[str] | None  # None: every account
+    # An answer several parts of a page share (the events of a period, say), computed once for the state
+    # of the store: keep(key, compute).
+    keep: Callable[[Hashable, Callable[[], Any]], Any] = field(default=lambda key, compute: compute(), compare=False)
+
+    @property
+    def date(self) -> dt.date:
+        return self.filters.date or self.newest
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies the view: its path and filters (the answers of a state of the store are kept by it)."""
+        return self.path, query_string(self.filters)
+
+    @property
+    def mark(self) -> str:
+        return self.path + query_string(self.filters)
+
+
+def drawn_mark(part: str) -> html.Span:
+    return html.Span(id={"type": "drawn", "part": part}, hidden=True)
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str
+
+    def component(self) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Figure(Part):
+    draw: Callable[[View], go.Figure]
+    title: str = ""  # the empty figure's title when the view cannot be drawn
+
+    def component(self) -> Any:
+        return html.Div([dcc.Graph(id=self.id, config={"displaylogo": False}), drawn_mark(self.id)])
+
+
+@dataclass(frozen=True)
+class Block(Part):
+    draw: Callable[[View], list[Any]]
+
+    def component(self) -> Any:
+        return html.Div([html.Div(id=self.id), drawn_mark(self.id)])
+
+
+@dataclass(frozen=True)
+class Table(Part):
+    """A table of the rows `rows` gives for a view; only the shown columns go to the browser."""
+
+    columns: Sequence[tuple[str, str]]  # (field, header)
+    rows: Callable[[View], pa.Table]
+    file_name: Callable[[View], str]
+    kinds: Mapping[str, str] = field(default_factory=dict)  # a column's filter: "number" or "date" (else text)
+    row_id: str | None = None
+    height: int = GRID_HEIGHT
+    title: Callable[[View, int], str] | None = None  # a heading with the row count, drawn with the rows
+
+    @property
+    def fields(self) -> list[str]:
+        return [name for name, _header in self.columns]
+
+    @property
+    def grid(self) -> str:
+        """The grid's own id (a string: AG Grid's API is looked up by it in the browser)."""
+        return f"{self.id}-grid"
+
+    def component(self) -> Any:
+        from credsight.present.dashboard.grid import BLOCK_ROWS, column_defs
+
+        extra = {"getRowId": f"params.data.{self.row_id}"} if self.row_id else {}
+        return html.Div(
+            [
+                html.H2(id=f"{self.id}-title") if self.title else None,
+                html.Button("Download CSV", id=f"{self.id}-download", className="download"),
+                dcc.Download(id=f"{self.id}-csv"),
+                dcc.Store(id=f"{self.id}-refreshed"),
+                dag.AgGrid(
+                    id=self.grid,
+                    rowModelType="infinite",
+                    columnDefs=column_defs(self.columns, self.kinds),
+                    defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                    dashGridOptions={
+                        "cacheBlockSize": BLOCK_ROWS,
+                        "maxBlocksInCache": 20,
+                        "infiniteInitialRowCount": 1,
+                        "rowBuffer": 0,
+                        "suppressColumnVirtualisation": True,  # every column drawn, however wide the table
+                    },
+                    style={"height": f"{self.height}px"},
+                    **extra,
+                ),
+                drawn_mark(self.id),
+            ],
+            id=self.id,
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page: its parts in order, and what it draws when the view cannot be drawn."""
+
+    path: str
+    parts: Sequence[Part]
+    layout: Callable[[Sequence[Part]], list[Any]] | None = None  # default: the parts one after another
+
+    def components(self) -> list[Any]:
+        return self.layout(self.parts) if self.layout else [part.component() for part in self.parts]
+
+
+def small_table(id: str, rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], height: int = 300) -> Any:
+    """A table whose rows are few enough to send whole (a click's detail): sorted and filtered in the browser."""
+    plain = [{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()} for row in rows]
+    return dag.AgGrid(
+        id=id,
+        rowData=plain,
+        columnDefs=[{"field": name, "headerName": header} for name, header in columns],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        style={"height": f"{height}px"},
+    )
