@@ -143,7 +143,7 @@ def ingest(
     run = Run(store)
     skipped = 0
 
-    def batches() -> Iterator[tuple[list[Snapshot], None]]:
+    def batches() -> Iterator[tuple[list[Snapshot], None, tuple[()]]]:
         nonlocal skipped
         batch: list[Snapshot] = []
         size = 0
