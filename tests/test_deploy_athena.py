@@ -35,9 +35,11 @@ from credsight.query import Database
 from credsight.store import Store
 from credsight.store.compaction import compact
 from credsight.store.runs import Run, Snapshot
+from credsight.store.schemas import IDENTITY_COMMIT, IDENTITY_TABLES
 from tests.conftest import report, user_row
 
-VIEWS = ("reports", "daily", "key_use", "accounts", "latest", "runs")
+IDENTITY_VIEWS = (IDENTITY_COMMIT, *IDENTITY_TABLES)
+VIEWS = ("reports", "daily", "key_use", "accounts", "latest", "runs", *IDENTITY_VIEWS)
 
 
 @pytest.fixture(scope="module")

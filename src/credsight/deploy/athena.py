@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from credsight.errors import UserFixable
 from credsight.query.views import FORMAT_COLUMNS, LAYOUT_COLUMNS
-from credsight.store.schemas import OUTCOME_SCHEMA, PARTITIONED_TABLES, schema_of
+from credsight.store.schemas import IDENTITY_COMMIT, IDENTITY_TABLES, OUTCOME_SCHEMA, PARTITIONED_TABLES, schema_of
 
 FIRST_MONTH = "2014-01"  # the credential report API dates from 2014
 BUCKET_LOCATION = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9_./\-]*)?")
@@ -169,7 +169,19 @@ def views(database: str) -> dict[str, str]:
             JOIN (SELECT account_id, max(snapshot_date) AS snapshot_date FROM {viewed["daily"]}
                   GROUP BY account_id) AS newest
               ON r.account_id = newest.account_id AND r.snapshot_date = newest.snapshot_date""",  # noqa: S608 (names from this module, the database name checked)
-        "runs": f"SELECT DISTINCT * FROM {stored['runs']}",  # noqa: S608
+        "runs": f"""SELECT DISTINCT {_columns_except(BY_NAME["runs"], ("kind",), "t")},
+                   coalesce(t.kind, 'credential_report') AS kind FROM {stored["runs"]} AS t""",  # noqa: S608 (names from this module)
+        IDENTITY_COMMIT: f"""SELECT DISTINCT {_columns_except(BY_NAME[IDENTITY_COMMIT], (), "s")}
+            FROM {stored[IDENTITY_COMMIT]} AS s
+            JOIN (SELECT snapshot_date, max(run_id) AS run_id FROM {stored[IDENTITY_COMMIT]}
+                  GROUP BY snapshot_date) AS n
+              ON s.snapshot_date = n.snapshot_date AND s.run_id = n.run_id""",  # noqa: S608 (names from this module)
+        **{
+            name: f"""SELECT DISTINCT {_columns_except(BY_NAME[name], (), "t")} FROM {stored[name]} AS t
+                JOIN "{database}"."{IDENTITY_COMMIT}" AS s
+                  ON t.snapshot_date = s.snapshot_date AND t.run_id = s.run_id"""  # noqa: S608 (names from this module)
+            for name in IDENTITY_TABLES
+        },
     }
 
 
