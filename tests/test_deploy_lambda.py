@@ -1,12 +1,13 @@
 """The Lambda package and handler, end to end against moto's server (Organizations, STS, IAM, S3).
 
 The package is built as `credsight deploy package` builds it (manylinux wheels from PyPI) twice:
-for the runtime the collector template declares (python3.12 on Amazon Linux 2023), and checked
-there as far as this machine allows (every wheel's tags, every shared library's glibc needs: a
-Python 3.12 cannot run here); and for this machine's Python, from the same recipe, so that the
-handler runs from the unpacked package (`python -S`: no site-packages) plus a folder holding only
-what the Lambda runtime provides (boto3 and its dependencies), as Lambda runs it. Then `credsight
-query` reads the S3 store.
+for the runtime the collector template declares (python3.12 on Amazon Linux 2023), checked for it
+(every wheel's tags, every shared library's glibc needs against Amazon Linux 2023's) and run by
+Python 3.12 from its own files for a whole collection; and for this machine's Python (3.11), from the
+same recipe, so that the failure paths can run the handler in this process. The handler runs from
+the unpacked package (`python -S`: no site-packages) plus a folder holding only what the Lambda
+runtime provides (boto3 and its dependencies), as Lambda runs it. Then `credsight query` reads the
+S3 store.
 
 The failure paths run the handler in this process against the same moto server, with faults moto
 cannot produce (a report that never completes) injected through botocore hooks: an account still
@@ -110,11 +111,35 @@ def organization() -> Iterator[Organization]:
         yield build_organization(endpoint)
 
 
+def runtime_python() -> str:
+    """The Python of the Lambda runtime the template declares, to run its package: $CREDSIGHT_LAMBDA_PYTHON, or
+    pyenv's (these machines carry pyenv's Pythons beside the system's 3.11), or python3.12 on the PATH."""
+    wanted = f"python{DEFAULT_PYTHON}"
+    candidates = [
+        os.environ.get("CREDSIGHT_LAMBDA_PYTHON"),
+        *map(str, sorted(Path("/root/.pyenv/versions").glob(f"{DEFAULT_PYTHON}.*/bin/{wanted}"))),
+        shutil.which(wanted),
+    ]
+    for candidate in filter(None, candidates):
+        answer = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+        if answer.returncode == 0 and answer.stdout.decode().strip() == str(tuple(map(int, DEFAULT_PYTHON.split(".")))):
+            return candidate
+    raise AssertionError(
+        f"no {wanted} here: set CREDSIGHT_LAMBDA_PYTHON to one, to run the package the template deploys"
+    )
+
+
 def run_handler(
-    package: Path, runtime: Path, organization: Organization, how: str, store: str, **environment: str
+    package: Path,
+    runtime: Path,
+    organization: Organization,
+    how: str,
+    store: str,
+    python: str = sys.executable,
+    **environment: str,
 ) -> Any:
     done = subprocess.run(
-        [sys.executable, "-S", "-c", RUNNER, str(package), how, str(runtime)],
+        [python, "-S", "-c", RUNNER, str(package), how, str(runtime)],
         capture_output=True,
         text=True,
         check=False,
@@ -311,7 +336,7 @@ def glibc_needed(library: Path) -> tuple[int, int]:
 def test_the_package_is_built_for_the_runtime_the_template_declares(
     runtime_package: tuple[Path, PackageSize],
 ) -> None:
-    """What can be checked without a Python 3.12 here: the runtime named once, every wheel built for
+    """What a package for another machine must be: the runtime named once, every wheel built for
     it, every compiled module for its ABI, and no library needing a glibc newer than Amazon Linux 2023's."""
     folder, size = runtime_package
     function = json.loads(render("collector"))["Resources"]["CollectorFunction"]["Properties"]
@@ -346,6 +371,20 @@ def test_the_package_is_built_for_the_runtime_the_template_declares(
     assert max(needs.values()) > (2, 17)  # readelf did read the version references
     assert {p: v for p, v in needs.items() if v > RUNTIME_GLIBC} == {}
     assert size.unzipped < UNZIPPED_LIMIT, f"{size.unzipped / 2**20:.0f} MB unpacked"
+
+
+def test_the_package_built_for_the_templates_runtime_collects_under_that_python(
+    runtime_package: tuple[Path, PackageSize], runtime: Path, organization: Organization
+) -> None:
+    """The package `credsight deploy package` builds by default (cp312 wheels), run by Python 3.12 from its own
+    files and the runtime's boto3, as Lambda's python3.12 runs it: the whole scheduled collection."""
+    python = runtime_python()  # checked to be that version
+    store = new_store(organization)
+    answer = run_handler(runtime_package[0], runtime, organization, "scheduled", store, python=python)
+    (result,) = answer["results"]
+    assert sum(batch["collected"] for batch in result["batches"]) == len(organization.active)
+    assert stored_users(organization, store) == created_users(organization)
+    assert result["findings"] == len(credsight_json(organization, store, "findings"))
 
 
 # -- failure paths, the handler in this process ------------------------------------------------------
