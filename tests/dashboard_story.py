@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from credsight.demo import DemoOrganization
 from credsight.demo.store import METADATA_SCHEMA, build_demo_store
+from credsight.present.dashboard.pages.migration import told_every
 from credsight.query import Database
 from credsight.query.maintenance import compact_and_summarise
 from credsight.rules.catalogue import RULES, thresholds
@@ -378,8 +379,8 @@ def people_states(database: Database, date: dt.date, accounts: Sequence[str]) ->
 
 
 def people_by_state(database: Database, start: dt.date, end: dt.date, accounts: Sequence[str]) -> dict[str, Any]:
-    """Per state, (day, users) of the burn-down the page draws for the period (a week a step past 120 days)."""
-    every = 1 if (end - start).days <= 120 else 7
+    """Per state, (day, users) of the burn-down the page draws for the period (two weeks a step past 120 days)."""
+    every = told_every(start, end)  # as the page tells it
     rows = people(database).burn_down(start, end, list(accounts), every=every).to_pylist()
     per_state: dict[str, Counter[str]] = {}
     for row in rows:
