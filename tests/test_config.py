@@ -83,7 +83,7 @@ def test_flag_beats_variable_beats_file_beats_default(tmp_path: Path) -> None:
     assert result.returncode == 0 and (tmp_path / "from-flag" / "daily").is_dir()
     # any option, by its command: CREDSIGHT_<COMMAND>_<OPTION>
     result = credsight("collect", cwd=tmp_path, CREDSIGHT_COLLECT_CONCURRENCY="0")
-    assert result.returncode == 2 and "--concurrency': Input should be greater than or equal to 1" in result.stderr
+    assert result.returncode == 2 and "'--concurrency': 0 is not in the range 1<=x<=256" in result.stderr
 
 
 def test_a_bad_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -177,7 +177,9 @@ def views(database: str) -> dict[str, str]:
                   GROUP BY snapshot_date) AS n
               ON s.snapshot_date = n.snapshot_date AND s.run_id = n.run_id""",  # noqa: S608 (names from this module)
         **{
-            name: f"""SELECT DISTINCT {_columns_except(BY_NAME[name], (), "t")} FROM {stored[name]} AS t
+            # No DISTINCT (Spark cannot set-compare their map columns): Identity Center parts are never
+            # compacted, so no part is left behind twice, as in the store's own views.
+            name: f"""SELECT {_columns_except(BY_NAME[name], (), "t")} FROM {stored[name]} AS t
                 JOIN "{database}"."{IDENTITY_COMMIT}" AS s
                   ON t.snapshot_date = s.snapshot_date AND t.run_id = s.run_id"""  # noqa: S608 (names from this module)
             for name in IDENTITY_TABLES
