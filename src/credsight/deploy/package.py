@@ -2,9 +2,11 @@
 
 Lambda unpacks a package into at most 250 MB (code given from S3; 50 MB zipped for a direct
 upload), so the package holds only what the function imports: credsight without its dashboard,
-HTML report and demo; pyarrow and numpy (the collector) and DuckDB (the Finish step's findings)
-as manylinux wheels for the Lambda runtime's Python and architecture. boto3 is left to the
-runtime, which includes it (credsight uses no recent boto3 feature). pyarrow is most of the
+HTML report and demo; pyarrow and numpy (the collector), DuckDB (the Finish step's findings) and
+apprise (the Finish step's notifications to the URLs of a secret) as manylinux wheels for the
+Lambda runtime's Python and architecture. boto3 is left to the runtime, which includes it
+(credsight uses no recent boto3 feature), and so is what boto3 needs (apprise's requests needs
+urllib3 too). pyarrow is most of the
 rest; the parts of it the function never loads (Flight, ORC, the GCS / Azure / HDFS
 filesystems, C++ headers, Cython sources, tests) are left out. The collect step imports neither
 DuckDB nor anything of the dashboard.
@@ -31,7 +33,7 @@ UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's limit for the unpacked code, laye
 # cannot load: a package for this machine's Python 3.11 would pass its tests here and fail in AWS.)
 DEFAULT_PYTHON = "3.12"
 RUNTIME_GLIBC = (2, 34)
-DEPENDENCIES = ("pyarrow", "numpy", "duckdb")
+DEPENDENCIES = ("pyarrow", "numpy", "duckdb", "apprise")  # apprise: the Finish step tells the URLs of its secret
 # In every Lambda Python runtime: the AWS SDK and what it needs (tests put the local copies beside the package).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -101,7 +103,14 @@ def install_dependencies(target: Path, python: str, architecture: str) -> None:
 
 
 def trim(site: Path) -> None:
-    """Leave out what the collector never imports."""
+    """Leave out what the collector never imports, and what the Lambda runtime provides (boto3 and what it
+    needs: apprise's requests brings urllib3, which the runtime's botocore already has)."""
+    for name in RUNTIME_PROVIDED:
+        for path in [site / name, *site.glob(f"{name}-*.dist-info"), site / f"{name}.py"]:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
     for pattern in LEFT_OUT_OF_PYARROW:
         for path in (site / "pyarrow").glob(pattern):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
