@@ -35,6 +35,14 @@ $(VENV)/.java: | $(BIN)/python
 	command -v readelf >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils)
 	touch $@
 
+# The Lambda package's test runs it under the Python of the runtime the template declares (3.12): these
+# machines carry pyenv's 3.12 beside the system's 3.11, and Debian 12 packages none, so it is looked for, not installed.
+LAMBDA_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+$(VENV)/.lambda-python: | $(BIN)/python
+	@test -n "$(LAMBDA_PYTHON)" && "$(LAMBDA_PYTHON)" -c 'import sys; assert sys.version_info[:2] == (3, 12)' || \
+	  { echo "no Python 3.12 for the Lambda package's test: install one (pyenv install 3.12) or pass LAMBDA_PYTHON=..."; exit 1; }
+	touch $@
+
 # checkov (the templates' security scan) pins an old boto3 that cannot live beside credsight's own.
 CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/bin/checkov: requirements/checkov.lock
@@ -48,8 +56,8 @@ install-test: $(VENV)/.installed-test
 demo: $(VENV)/.installed
 	$(BIN)/credsight demo --store $(STORE)
 
-test: $(VENV)/.installed-test $(VENV)/.chromium $(VENV)/.java $(CHECKOV_VENV)/bin/checkov
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -n 2 --dist loadfile
+test: $(VENV)/.installed-test $(VENV)/.chromium $(VENV)/.java $(VENV)/.lambda-python $(CHECKOV_VENV)/bin/checkov
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov CREDSIGHT_LAMBDA_PYTHON=$(LAMBDA_PYTHON) $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests bench

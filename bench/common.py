@@ -162,11 +162,18 @@ def resident_bytes() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-class MemoryPeak:
-    """The highest resident memory while inside, sampled every 10 ms (Linux /proc)."""
+class _Sampled:
+    """The highest of `measure()` while inside, sampled every `every` seconds by a thread, and once more at
+    both ends."""
 
-    def __enter__(self) -> MemoryPeak:
-        self.start = self.peak = resident_bytes()
+    every = 0.01
+    peak = 0
+
+    def measure(self) -> int:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Sampled:
+        self.peak = max(self.peak, self.measure())
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -175,11 +182,23 @@ class MemoryPeak:
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         self._thread.join()
-        self.peak = max(self.peak, resident_bytes())
+        self.peak = max(self.peak, self.measure())
 
     def _sample(self) -> None:
-        while not self._done.wait(0.01):
-            self.peak = max(self.peak, resident_bytes())
+        while not self._done.wait(self.every):
+            self.peak = max(self.peak, self.measure())
+
+
+class MemoryPeak(_Sampled):
+    """The highest resident memory of this process while inside, sampled every 10 ms (Linux /proc)."""
+
+    def __enter__(self) -> MemoryPeak:
+        self.start = resident_bytes()
+        super().__enter__()
+        return self
+
+    def measure(self) -> int:
+        return resident_bytes()
 
 
 def _status_bytes(pid: int, field: str) -> int:
@@ -211,28 +230,20 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-class TreeMemoryPeak:
+class TreeMemoryPeak(_Sampled):
     """The highest resident memory of a process and its children together while inside, sampled every 50 ms."""
+
+    every = 0.05
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.peak = 0
 
     def __enter__(self) -> TreeMemoryPeak:
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        super().__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while True:
-            self.peak = max(self.peak, sum(_status_bytes(pid, "VmRSS") for pid in process_tree(self.pid)))
-            if self._done.wait(0.05):
-                return
+    def measure(self) -> int:
+        return sum(_status_bytes(pid, "VmRSS") for pid in process_tree(self.pid))
 
 
 class GarbageCollections:

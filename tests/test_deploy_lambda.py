@@ -558,7 +558,8 @@ def machine_aws(package: tuple[Path, PackageSize, list[str]], runtime: Path) -> 
 
 def deployed_machine(organization: Organization, store: str) -> str:
     """The collector's function and state machine as the template declares them; the machine's ARN."""
-    from credsight.deploy.templates import HANDLER, RUNTIME, run_definition
+    from credsight.deploy.state_machine import run_definition
+    from credsight.deploy.templates import HANDLER, RUNTIME
 
     endpoint = organization.endpoint
     iam = boto3.client("iam", endpoint_url=endpoint)
