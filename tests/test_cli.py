@@ -204,6 +204,10 @@ def test_demo_builds_a_store_once_and_keeps_it(tmp_path: Path) -> None:
         "query", "--store", store, "select count(*) as n from accounts where name is not null", "--format", "json"
     )
     assert json.loads(named.stdout) == [{"n": 3}]
+    assert sorted(p.name for p in (tmp_path / "demo" / "derived" / "people").glob("key=*/*")) == [
+        "counts.parquet",
+        "states.parquet",
+    ]  # the SSO migration's rollup
     again = credsight("demo", "--store", store, "--accounts", "3", "--days", "10", "--no-serve")
     assert again.returncode == 0 and "already holds data" in again.stdout
 

@@ -200,6 +200,9 @@ def test_a_collection_stores_identity_center_and_its_outcome(center: Center, tmp
         assigned = database.sql("SELECT count(*) AS n FROM identity_assignments").first()
         people = open_people(database, PeopleSettings())
         states = {(r["account_id"], r["user"]): (r["state"], r["matched_by"]) for r in people.states().to_pylist()}
+        live = open_people(database, PeopleSettings(), rollup=False).states()
+    assert people.rollup is not None  # the collection kept the SSO migration's rollup
+    assert live.equals(people.states())
     assert [r["kind"] for r in runs] == ["credential_report"] * 3 + ["identity_center"]
     assert runs[-1] == {"kind": "identity_center", "status": "success", "account_id": MANAGEMENT, "rows": len(PEOPLE)}
     assert [u["user_name"] for u in users] == sorted(name for name, _ in PEOPLE)

@@ -191,7 +191,17 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
             soft_wrap=True,
         )
         raise
+    keep_people_rollup(store, console)
     return finish(summary, request.log_format, console)
+
+
+def keep_people_rollup(store: Store, console: Console) -> None:
+    """The SSO migration's answers kept for the store as it now is (rules/people_rollup.py); a warning when not."""
+    from credsight.rules.people import keep_configured_rollup
+
+    trouble = keep_configured_rollup(store)
+    if trouble is not None:
+        console.print(f"warning: {trouble}", soft_wrap=True)
 
 
 @contextmanager

@@ -33,6 +33,11 @@ def ingest(
         account=account,
         endpoint_url=endpoint_url,
     )
+    from credsight.rules.people import keep_configured_rollup
+
+    trouble = keep_configured_rollup(open_store(store, endpoint_url))
+    if trouble is not None:
+        typer.echo(f"warning: {trouble}", err=True)
     typer.echo(
         f"ingested {summary.reports} reports ({summary.rows} rows) as run {summary.run_id}"
         + (f"; skipped {summary.skipped} already stored" if summary.skipped else "")

@@ -115,7 +115,7 @@ def run_migration(
         summary = people.summary(states) if request.format is TableFormat.table else None
         machines = people.machines(request.date, accounts) if request.format is TableFormat.table else 0
     for absent in people.absent:
-        print(f"warning: {absent.describe()}; the IAM users it maps have no person", file=err)
+        print(f"warning: {absent}; the IAM users it maps have no person", file=err)
     rows = states.select(list(COLUMNS))
     if request.format is not TableFormat.table or summary is None:
         write_rows(rows, request.format, out)

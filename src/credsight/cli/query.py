@@ -70,7 +70,7 @@ def open_people_view(database: Database) -> None:
 
     settings = people_settings(section("people"))
     lines, source = mapping_lines(database.store, settings)
-    open_people(database, settings, lines, source)
+    open_people(database, settings, lines, source, rollup=False).timeline()
 
 
 def export(

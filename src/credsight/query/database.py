@@ -120,6 +120,16 @@ class Database:
 
     # -- where the data is -------------------------------------------------------------------
 
+    def source_paths(self) -> list[str]:
+        """Every file the views read, by table: what an answer kept beside the store depends on (a file's
+        content never changes under its name; compaction and new runs write new names), relative to the store."""
+        root = self.store.root.rstrip("/") + "/"
+        return [
+            f"{name}:{path.removeprefix(root)}"
+            for name, (paths, _schema) in sorted(self._sources.items())
+            for path in sorted(paths)
+        ]
+
     def register_files(
         self,
         cursor: duckdb.DuckDBPyConnection,

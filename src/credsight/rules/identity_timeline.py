@@ -93,6 +93,20 @@ KNOWN_ACCOUNTS = "SELECT account_id FROM account_metadata UNION SELECT DISTINCT 
 KNOWN_NAMES = """SELECT DISTINCT lower("user") AS name FROM report_parts WHERE user_class <> 'root'"""
 
 
+NO_SNAPSHOT = (
+    "the store holds no IAM Identity Center snapshot yet; run 'credsight collect' from the management account "
+    "or the Identity Center delegated administrator (it collects Identity Center when an instance exists)"
+)
+
+
+def identity_days(database: Database) -> list[dt.date]:
+    """The days of the Identity Center snapshots, oldest first; a PeopleError when there is none."""
+    days: list[dt.date] = database.sql(IDENTITY_DAYS).table.column("snapshot_date").to_pylist()
+    if not days:
+        raise PeopleError(NO_SNAPSHOT)
+    return days
+
+
 @dataclass(frozen=True)
 class AbsentPerson:
     """A mapping line naming an Identity Center user that the newest snapshot does not hold."""
@@ -123,10 +137,7 @@ def build_timeline(
     `people_rows` and `people_pairs` macros and the `people` view over them (on this Database, for every thread)."""
     days_table = database.sql(IDENTITY_DAYS).table
     if days_table.num_rows == 0:
-        raise PeopleError(
-            "the store holds no IAM Identity Center snapshot yet; run 'credsight collect' from the management account "
-            "or the Identity Center delegated administrator (it collects Identity Center when an instance exists)"
-        )
+        raise PeopleError(NO_SNAPSHOT)
     days = days_table.column("snapshot_date").to_pylist()
     horizon = len(days)
     with database.scratch() as work:

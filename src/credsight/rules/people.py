@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,12 +36,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credsight.errors import MappingError, PeopleError
+from credsight.config import section
+from credsight.errors import MappingError, PeopleError, UserFixable
 from credsight.query import Database
 from credsight.query.database import Scratch
 from credsight.query.views import EVERY_DAY, STATE_NAME
-from credsight.rules.identity_timeline import AbsentPerson, build_timeline
-from credsight.rules.matching import MappingLine, PeopleSettings, read_mapping
+from credsight.rules.identity_timeline import Timeline, build_timeline, identity_days
+from credsight.rules.matching import MappingLine, PeopleSettings, people_settings, read_mapping
+from credsight.rules.people_rollup import PeopleRollup, read_rollup, rollup_key, write_rollup
 from credsight.rules.trends import Projection, project_humans
 from credsight.store import Store
 from credsight.store.files import PEOPLE_MAPPING
@@ -58,11 +60,10 @@ LONG_PERIOD_DAYS = 32  # from this many days on, every pair of the store is look
 # a name, split by human or not, and how many are seen for the last time that day (removed from the next snapshot
 # on, when migrated then). Human IAM users no rule ties to anyone are the daily count of humans less these.
 PER_DAY = """
-    SELECT snapshot_date, account_number, state_number, human,
+    SELECT snapshot_date, account_id, state_number, human,
            count(*) AS users, count(*) FILTER (WHERE last_seen) AS leaving
-    FROM states WHERE key_id IS NOT NULL{told}
-    GROUP BY snapshot_date, account_number, state_number, human"""
-TOLD = " AND list_contains($told, snapshot_date)"  # PER_DAY's {told} when not every day is told
+    FROM states WHERE key_id IS NOT NULL
+    GROUP BY snapshot_date, account_id, state_number, human"""
 
 
 def mapping_lines(store: Store, settings: PeopleSettings) -> tuple[list[MappingLine], str | None]:
@@ -89,22 +90,46 @@ def mapping_lines(store: Store, settings: PeopleSettings) -> tuple[list[MappingL
 
 @dataclass
 class People:
-    """The people tables of one Database, and the questions asked of them."""
+    """The people tables of one Database, and the questions asked of them: from the store's rollup
+    (people_rollup.py) where it holds the answer, else from the timeline, built on the first such question."""
 
     database: Database
     settings: PeopleSettings
     days: list[dt.date]  # the Identity Center snapshots, oldest first
-    absent: list[AbsentPerson]
-    steps: dict[str, str]  # PEOPLE_STEPS as this store and mapping need them
-    calendar: tuple[dt.date, list[int]]  # the first snapshot's day, and the snapshot as of each day from it on
-    mapped: bool = False  # whether any mapping line covers some account and name
+    build: Callable[[], Timeline]
+    rollup: PeopleRollup | None = None
+    _timeline: Timeline | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def absent(self) -> list[str]:
+        """The mapping lines naming Identity Center users that do not exist, in words."""
+        if self.rollup is not None:
+            return self.rollup.absent
+        return [a.describe() for a in self.timeline().absent]
+
+    @property
+    def mapped(self) -> bool:
+        """Whether any mapping line covers some account and name."""
+        return self.rollup.mapped if self.rollup is not None else self.timeline().mapped
+
+    def timeline(self) -> Timeline:
+        """Who each IAM user is over time (built once, on first use); it also creates the `people` view."""
+        with self._lock:
+            if self._timeline is None:
+                self._timeline = self.build()
+            return self._timeline
 
     # -- one day --------------------------------------------------------------------------------
 
     def states(self, day: dt.date | None = None, accounts: Sequence[str] | None = None) -> pa.Table:
         """Each person's IAM user in each account's snapshot as of `day` (default: the newest), with its state,
         person, rule, assigned-since date, last IAM use, days unused; ordered by account and user."""
+        kept = self.rollup
+        if kept is not None and day in (None, kept.day):
+            if accounts is None:
+                return kept.states
+            return kept.states.filter(pc.is_in(kept.states.column("account_id"), pa.array(list(accounts), pa.string())))
         day, start = self._snapshot_range(day, accounts)
         with self.database.scratch() as work:
             states = self._kept(work, start, day, accounts)
@@ -201,34 +226,41 @@ class People:
         migrated (since `start`). A day an account was not collected counts its last snapshot before it.
         Days before the first Identity Center snapshot are left out: who is who is not known then.
 
-        `every` > 1 tells every that many days only, counting back from `end` (a chart of a year: 7); an IAM
-        user that disappears is then told as it stood on the last day told before, and removed from the next.
+        `every` > 1 tells every that many days only, counting back from `end` (a chart of a year: 7), each as
+        the daily burn-down tells it.
         """
         end = end or self.database.newest_snapshot() or self.days[-1]
         start = max(start or self.days[0], self.days[0])
         if end < start:
             return _burn_down_table([], [], [], [])
-        told = [end - dt.timedelta(n) for n in range(0, (end - start).days + 1, max(every, 1))][::-1]
-        where = {"start": start, "stop": end, "accounts": _listed(accounts), "told": told}
-        with self.database.scratch() as work:
-            states = self._kept(work, start, end, accounts)
-            asked = self._asked(start, end, accounts)
-            if every > 1:  # who leaves is seen last on the last day told before they leave
-                work.sql(
-                    "UPDATE timeline SET last_day = list_max(list_filter($told, lambda d: d <= last_day))",
-                    {"told": told},
-                )
-                asked["told"] = told
-            counted = work.sql(f"WITH states AS ({states}) {PER_DAY.format(told=TOLD if every > 1 else '')}", asked)
-            numbers = work.sql("SELECT DISTINCT account_number, account_id FROM pairs").table
+        where = {"start": start, "stop": end, "accounts": _listed(accounts)}
         collected = self.database.sql(
             """SELECT d.snapshot_date, d.account_id, coalesce(m.ou_path, '') AS ou_path, d.humans FROM daily AS d
                LEFT JOIN account_metadata AS m USING (account_id)
-               WHERE d.snapshot_date BETWEEN $start AND $stop AND in_scope($accounts, d.account_id)
-                 AND list_contains($told, d.snapshot_date)""",
+               WHERE d.snapshot_date BETWEEN $start AND $stop AND in_scope($accounts, d.account_id)""",
             where,
         ).table
-        return _burn_down(counted.table, numbers, collected)
+        daily = _burn_down(self.counts(start, end, accounts), collected)
+        if every <= 1:
+            return daily
+        told = [end - dt.timedelta(n) for n in range(0, (end - start).days + 1, every)]
+        return daily.filter(pc.is_in(daily.column("snapshot_date"), pa.array(told, pa.date32())))
+
+    def counts(self, start: dt.date, end: dt.date, accounts: Sequence[str] | None = None) -> pa.Table:
+        """Per day from `start` to `end`, account, state and human or not: the people's IAM users some rule or
+        mapping line ties to a name, and how many are seen for the last time that day (people_rollup's counts)."""
+        kept = self.rollup
+        if kept is not None and end <= kept.day:
+            dates = kept.counts.column("snapshot_date")
+            inside = pc.and_(pc.greater_equal(dates, start), pc.less_equal(dates, end))
+            if accounts is not None:
+                inside = pc.and_(
+                    inside, pc.is_in(kept.counts.column("account_id"), pa.array(list(accounts), pa.string()))
+                )
+            return kept.counts.filter(inside)
+        with self.database.scratch() as work:
+            states = self._kept(work, start, end, accounts)
+            return work.sql(f"WITH states AS ({states}) {PER_DAY}", self._asked(start, end, accounts)).table
 
     def projection(self, burn_down: pa.Table, fit_days: int = FIT_DAYS) -> Projection:
         """When nothing but migrated and removed IAM users is left, if the last `fit_days` days go on (a
@@ -250,6 +282,7 @@ class People:
         A few days' pairs are found from their rows; a longer period's are every pair of the store, found
         once per Database (more pairs than the period's change no answer; a pair's last day may then lie
         after the period, which is right: that IAM user was not removed within it)."""
+        steps = self.timeline().steps
         if (stop - start).days < LONG_PERIOD_DAYS:
             where = {"start": start, "stop": stop, "accounts": _listed(accounts)}
             work.keep("pairs", "SELECT * FROM people_pairs($start, $stop, $accounts)", where)
@@ -262,8 +295,8 @@ class People:
                     self.database.sql(f"CREATE TABLE people_all_pairs AS SELECT * FROM people_pairs({EVERY_DAY})")  # noqa: S608
             work.keep("pairs", "SELECT * FROM people_all_pairs")
         for name in ("key_matches", "key_people", "reach", "timeline"):
-            work.keep(name, self.steps[name])
-        return self.steps["states"]
+            work.keep(name, steps[name])
+        return steps["states"]
 
     def _asked(self, start: dt.date, stop: dt.date, accounts: Sequence[str] | None) -> dict[str, object]:
         """The parameters of the states step."""
@@ -271,8 +304,8 @@ class People:
             "start": start,
             "stop": stop,
             "accounts": _listed(accounts),
-            "first_day": self.calendar[0],
-            "idxs": self.calendar[1],
+            "first_day": self.timeline().calendar[0],
+            "idxs": self.timeline().calendar[1],
             "ready_days": self.settings.ready_days,
         }
 
@@ -305,20 +338,57 @@ def describe(projection: Projection) -> str:
 
 
 def open_people(
-    database: Database, settings: PeopleSettings, mapping: Sequence[MappingLine] = (), source: str | None = None
+    database: Database,
+    settings: PeopleSettings,
+    mapping: Sequence[MappingLine] = (),
+    source: str | None = None,
+    rollup: bool = True,
 ) -> People:
-    """The people tables of this Database (see identity_timeline.py), and the questions over them."""
-    timeline = build_timeline(database, settings, mapping, source)
-    return People(
-        database, settings, timeline.days, timeline.absent, timeline.steps, timeline.calendar, timeline.mapped
-    )
+    """The people of this Database: its store's rollup when one was kept for the store as it is and these
+    settings (people_rollup.py; `rollup=False` never reads one), and the timeline (identity_timeline.py) for
+    what the rollup does not hold. A PeopleError when the store holds no Identity Center snapshot."""
+    days = identity_days(database)
+    kept = read_rollup(database, settings, mapping) if rollup else None
+    return People(database, settings, days, lambda: build_timeline(database, settings, mapping, source), kept)
+
+
+def keep_configured_rollup(store: Store) -> str | None:
+    """After a collection: keep the store's people rollup for the `[people]` settings of credsight.toml (the
+    questions then read it). Returns why it could not, in words (bad settings or mapping: the questions will
+    say so themselves), or None."""
+    try:
+        settings = people_settings(section("people"))
+        keep_rollup(store, settings, *mapping_lines(store, settings))
+    except UserFixable as e:
+        return f"the SSO migration's rollup was not kept: {e}"
+    return None
+
+
+def keep_rollup(store: Store, settings: PeopleSettings, mapping: Sequence[MappingLine], source: str | None) -> bool:
+    """Compute the store's people rollup for these settings and write it (see people_rollup.py); False when
+    the store holds no Identity Center snapshot, or already holds this rollup."""
+    with Database(store) as database:
+        try:
+            people = open_people(database, settings, mapping, source, rollup=False)
+        except PeopleError:
+            return False
+        key = rollup_key(database, settings, mapping)
+        if read_rollup(database, settings, mapping) is not None:
+            return False
+        day = database.newest_snapshot() or people.days[-1]
+        if day < people.days[0]:
+            return False
+        counts = people.counts(people.days[0], day)
+        states = people.states(day)
+        write_rollup(store, key, day, states, counts, people.mapped, people.absent)
+    return True
 
 
 def _listed(accounts: Sequence[str] | None) -> list[str] | None:
     return list(accounts) if accounts is not None else None
 
 
-def _burn_down(counted: pa.Table, numbers: pa.Table, collected: pa.Table) -> pa.Table:
+def _burn_down(counted: pa.Table, collected: pa.Table) -> pa.Table:
     """Per day, OU and state (removed included), from PER_DAY's counts and the daily count of humans.
 
     Dense arrays over (account, day), filled by index arithmetic (no Python loop over the rows): a day an
@@ -327,9 +397,12 @@ def _burn_down(counted: pa.Table, numbers: pa.Table, collected: pa.Table) -> pa.
     """
     if collected.num_rows == 0:
         return _burn_down_table([], [], [], [])
-    accounts, account_of = np.unique(collected.column("account_id").to_numpy(zero_copy_only=False), return_inverse=True)
+    # accounts and days as positions (hash lookups in Arrow: sorting 10^6 account ids as Python strings costs a second)
+    accounts = pc.unique(collected.column("account_id")).sort()
+    account_of = pc.index_in(collected.column("account_id"), value_set=accounts).to_numpy()
     day_numbers = _day_numbers(collected.column("snapshot_date"))
-    days, day_of = np.unique(day_numbers, return_inverse=True)
+    days = np.unique(day_numbers)
+    day_of = np.searchsorted(days, day_numbers)
     states = [*STATES, REMOVED]
     shape = (len(accounts), len(days))
     counts = np.zeros((*shape, len(states)), dtype=np.int64)
@@ -337,16 +410,11 @@ def _burn_down(counted: pa.Table, numbers: pa.Table, collected: pa.Table) -> pa.
     humans = np.zeros(shape, dtype=np.int64)
     seen[account_of, day_of] = True
     humans[account_of, day_of] = collected.column("humans").to_numpy()
-    # the pairs' account numbers, as positions in `accounts` (-1: outside the accounts collected)
-    numbered = np.full(int(pc.max(numbers.column("account_number")).as_py() or 0) + 1, -1, dtype=np.int64)
-    known = np.searchsorted(accounts, numbers.column("account_id").to_numpy(zero_copy_only=False))
-    known = np.minimum(known, len(accounts) - 1)
-    found = accounts[known] == numbers.column("account_id").to_numpy(zero_copy_only=False)
-    numbered[numbers.column("account_number").to_numpy()[found]] = known[found]
-    a = numbered[counted.column("account_number").to_numpy()]
-    d = np.searchsorted(days, _day_numbers(counted.column("snapshot_date")))
-    inside = (a >= 0) & (d < len(days))
-    inside[inside] &= days[d[inside]] == _day_numbers(counted.column("snapshot_date"))[inside]
+    # the counts' accounts and days, as positions in `accounts` and `days` (outside them: not collected)
+    a = pc.fill_null(pc.index_in(counted.column("account_id"), value_set=accounts), -1).to_numpy()
+    counted_days = _day_numbers(counted.column("snapshot_date"))
+    d = np.minimum(np.searchsorted(days, counted_days), len(days) - 1)
+    inside = (a >= 0) & (days[d] == counted_days)
     a, d = a[inside], d[inside]
     s = counted.column("state_number").to_numpy().astype(np.int64)[inside] - 1
     users = counted.column("users").to_numpy()[inside]
@@ -365,9 +433,10 @@ def _burn_down(counted: pa.Table, numbers: pa.Table, collected: pa.Table) -> pa.
     last_seen = np.maximum.accumulate(np.where(seen, np.arange(len(days))[None, :], -1), axis=1)
     carried = np.take_along_axis(counts, np.maximum(last_seen, 0)[:, :, None], axis=1)
     carried[last_seen < 0] = 0
-    ou_of = dict(zip(collected.column("account_id").to_pylist(), collected.column("ou_path").to_pylist(), strict=True))
-    ous = sorted(set(ou_of.values()))
-    ou_index = np.array([ous.index(ou_of[x]) for x in accounts], dtype=np.int64)
+    _numbers, first_row = np.unique(account_of, return_index=True)  # each account's OU, from its first row
+    ou_of = collected.column("ou_path").take(pa.array(first_row)).to_pylist()
+    ous = sorted(set(ou_of))
+    ou_index = np.array([ous.index(ou) for ou in ou_of], dtype=np.int64)
     totals = np.zeros((len(ous), len(days), len(states)), dtype=np.int64)
     np.add.at(totals, ou_index, carried)
     o, i, k = np.meshgrid(np.arange(len(ous)), np.arange(len(days)), np.arange(len(states)), indexing="ij")
