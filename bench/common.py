@@ -25,7 +25,7 @@ from pathlib import Path
 from credsight.demo import DemoOrganization
 from credsight.demo.store import build_demo_store
 from credsight.query.maintenance import compact_and_summarise
-from credsight.rules.people import keep_configured_rollup
+from credsight.rules.kept import keep_answers
 from credsight.rules.summaries import SUMMARY_KINDS
 from credsight.store import Store
 
@@ -48,7 +48,7 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
             compact_and_summarise(store, SUMMARY_KINDS)
-            keep_configured_rollup(store)  # as `credsight demo` and every collection do
+            keep_answers(store)  # as `credsight demo` and every collection do
         (building / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
         try:
             building.rename(folder)

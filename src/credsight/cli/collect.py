@@ -191,16 +191,15 @@ def run_collect(store: Store, request: CollectRequest, aws: Aws | None = None) -
             soft_wrap=True,
         )
         raise
-    keep_people_rollup(store, console)
+    keep_answers(store, console)
     return finish(summary, request.log_format, console)
 
 
-def keep_people_rollup(store: Store, console: Console) -> None:
-    """The SSO migration's answers kept for the store as it now is (rules/people_rollup.py); a warning when not."""
-    from credsight.rules.people import keep_configured_rollup
+def keep_answers(store: Store, console: Console) -> None:
+    """The answers asked most kept for the store as it now is (rules/kept.py); a warning for each that is not."""
+    from credsight.rules.kept import keep_answers as keep
 
-    trouble = keep_configured_rollup(store)
-    if trouble is not None:
+    for trouble in keep(store):
         console.print(f"warning: {trouble}", soft_wrap=True)
 
 

@@ -10,13 +10,12 @@ from credsight.cli.arguments import DEFAULT_STORE, EndpointOption, StoreOption, 
 def compact(store: StoreOption = DEFAULT_STORE, endpoint_url: EndpointOption = None) -> None:
     """Merge each month's parts into one file (nothing is dropped; views are unchanged)."""
     from credsight.query.maintenance import compact_and_summarise
-    from credsight.rules.people import keep_configured_rollup
+    from credsight.rules.kept import keep_answers
     from credsight.rules.summaries import SUMMARY_KINDS
 
     target = open_store(store, endpoint_url)
     merged, summarised = compact_and_summarise(target, SUMMARY_KINDS)
-    trouble = keep_configured_rollup(target)
-    if trouble is not None:
+    for trouble in keep_answers(target):
         typer.echo(f"warning: {trouble}", err=True)
     typer.echo(
         (f"merged {merged} parts" if merged else "nothing to compact")

@@ -26,7 +26,7 @@ def demo(
     from credsight.demo import DemoOrganization
     from credsight.demo.store import build_demo_store
     from credsight.query.maintenance import compact_and_summarise
-    from credsight.rules.people import keep_configured_rollup
+    from credsight.rules.kept import keep_answers
     from credsight.rules.summaries import SUMMARY_KINDS
 
     target = open_store(store, None, must_exist=False)
@@ -36,7 +36,8 @@ def demo(
         organization = DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users_per_account)
         summary = build_demo_store(target, organization, progress=sys.stderr.isatty(), troubles=True)
         compact_and_summarise(target, SUMMARY_KINDS)
-        keep_configured_rollup(target)  # the demo's settings and mapping are the defaults: nothing to warn of
+        for trouble in keep_answers(target):
+            typer.echo(f"warning: {trouble}", err=True)
         typer.echo(f"built the demo organization in {store}: {summary.reports} reports, {summary.rows} rows")
     typer.echo(f"try: credsight query --store {store} " + '"SELECT * FROM daily ORDER BY snapshot_date DESC LIMIT 10"')  # noqa: S608 (a hint printed, not SQL run)
     if serve:

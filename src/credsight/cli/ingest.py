@@ -33,10 +33,9 @@ def ingest(
         account=account,
         endpoint_url=endpoint_url,
     )
-    from credsight.rules.people import keep_configured_rollup
+    from credsight.rules.kept import keep_answers
 
-    trouble = keep_configured_rollup(open_store(store, endpoint_url))
-    if trouble is not None:
+    for trouble in keep_answers(open_store(store, endpoint_url)):
         typer.echo(f"warning: {trouble}", err=True)
     typer.echo(
         f"ingested {summary.reports} reports ({summary.rows} rows) as run {summary.run_id}"

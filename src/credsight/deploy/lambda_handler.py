@@ -197,12 +197,12 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
     from credsight.query import Database
     from credsight.query.maintenance import compact_and_summarise
     from credsight.rules.findings import evaluate
-    from credsight.rules.people import keep_configured_rollup
+    from credsight.rules.kept import keep_answers
     from credsight.rules.summaries import SUMMARY_KINDS
 
     recorded = record_unattempted(store, run_id)
     merged, _summaries = compact_and_summarise(store, SUMMARY_KINDS)
-    rollup_trouble = keep_configured_rollup(store)
+    troubles = keep_answers(store)
     with Database(store) as database:
         evaluation = evaluate(database)
     findings = marked(evaluation.findings, [], dt.datetime.now(dt.UTC).date())
@@ -216,7 +216,7 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
         "compacted_parts": merged,
         "findings": findings.num_rows,
         "by_severity": by_severity,
-        **({"people_rollup": rollup_trouble} if rollup_trouble else {}),
+        **({"not_kept": troubles} if troubles else {}),
     }
     summary |= publish_digests(store, os.environ)
     LOG.info(json.dumps({**summary, "findings_file": path}))

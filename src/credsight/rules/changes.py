@@ -31,9 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from credsight.query import Database
 from credsight.query.database import Scratch
+from credsight.query.kept import kept_key, read_kept
 from credsight.query.summaries import reading
 from credsight.rules.events import EVENTS, check_events, severity_sql
 from credsight.store.derived import SummaryKind
@@ -456,11 +458,17 @@ def events(
     accounts: Sequence[str] | None = None,
     settings: EventSettings = DEFAULT_SETTINGS,
     use_summaries: bool = True,
+    use_kept: bool = True,
 ) -> pa.Table:
     """The changes of `changes()` with their severity (rules/events.py), and the kinds of SETTING_KINDS that
-    `settings` asks for: rows of EVENT_SCHEMA, in the same order."""
+    `settings` asks for: rows of EVENT_SCHEMA, in the same order. The newest KEPT_DAYS days with the default
+    settings are read from the events kept after the collection when there are some (rules/kept.py)."""
     last = until or dt.date.max
     chosen = None if accounts is None else list(accounts)
+    if use_kept and use_summaries and settings == DEFAULT_SETTINGS and since is not None:
+        kept = kept_events(database, since, last, chosen)
+        if kept is not None:
+            return kept
     parameters = {"since": since or dt.date.min, "until": last, "accounts": chosen}
     start = database.sql(START_SQL, parameters).rows[0]["start"]
     with database.scratch() as work:
@@ -471,6 +479,31 @@ def events(
         }
         table = work.sql(CHANGES_SQL, {**parameters, "start": start, **settings_parameters}).table
     return table.cast(EVENT_SCHEMA)
+
+
+KEPT_KIND = "events"  # derived/events/: the events of the newest KEPT_DAYS days, kept after each collection
+KEPT_DAYS = 31
+
+
+def kept_events_key(database: Database) -> str:
+    """What the kept events depend on besides the store: the catalogue's severities, the default settings."""
+    return kept_key(database, ["events 1", repr(DEFAULT_SETTINGS), *(repr(e) for e in EVENTS)])
+
+
+def kept_events(database: Database, since: dt.date, until: dt.date, accounts: list[str] | None) -> pa.Table | None:
+    """The kept events from `since` to `until` of `accounts`, when they cover that period (each snapshot is
+    compared with its account's previous one, whatever `since` is: the rows of a later start are the same)."""
+    newest = database.newest_snapshot()
+    if newest is None or until < newest or since < newest - dt.timedelta(days=KEPT_DAYS - 1):
+        return None
+    found = read_kept(database, KEPT_KIND, kept_events_key(database), ("events",))
+    if found is None:
+        return None
+    table = found["events"]
+    keep = pc.greater_equal(table.column("snapshot_date"), since)
+    if accounts is not None:
+        keep = pc.and_(keep, pc.is_in(table.column("account_id"), pa.array(accounts, pa.string())))
+    return table.filter(keep).cast(EVENT_SCHEMA)
 
 
 check_events(EVENTS, EVERY_KIND)

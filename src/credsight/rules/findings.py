@@ -15,13 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from credsight.errors import FindingsError
 from credsight.query import Database
 from credsight.query.database import Scratch
+from credsight.query.kept import kept_key, read_kept, write_kept
 from credsight.rules.catalogue import RULES, Rule, thresholds
 from credsight.rules.history import last_passed
 from credsight.rules.severity import SEVERITIES
+from credsight.store import Store
+
+KEPT_KIND = "evaluation"  # derived/evaluation/: the newest day's evaluation, kept after each collection
 
 # Per rule and account: rows evaluated, failed and passed (an Evaluation's `results`; rules/counts.py too).
 RESULTS_SCHEMA = pa.schema(
@@ -88,7 +93,7 @@ NOTHING_FOUND = "SELECT NULL AS rule, NULL AS account_id WHERE false"
 COUNTS = """
     SELECT account_id, count(*) FILTER (WHERE is_root_user("user")) AS root_rows,
            count(*) FILTER (WHERE NOT is_root_user("user")) AS user_rows
-    FROM snapshot GROUP BY account_id"""
+    FROM snapshot GROUP BY account_id ORDER BY account_id"""
 
 
 @dataclass(frozen=True)
@@ -126,13 +131,21 @@ def evaluate(
     limits: Mapping[str, int] | None = None,
     use_summaries: bool = True,
     with_first_seen: bool = True,
+    use_kept: bool = True,
 ) -> Evaluation:
-    """Evaluate the rules over each account's snapshot as of `date` (default: the latest of all)."""
+    """Evaluate the rules over each account's snapshot as of `date` (default: the latest of all). The newest
+    day with the default limits is read from the findings kept after the collection when there are some
+    (keep_findings); `use_summaries=False` computes everything from the report rows."""
     rules = select_rules(rule_ids)
     decidable = [rule for rule in rules if rule.decidable]
+    newest = database.newest_snapshot()
     if date is None:
-        date = database.newest_snapshot() or dt.datetime.now(dt.UTC).date()
+        date = newest or dt.datetime.now(dt.UTC).date()
     values = {**thresholds(RULES), **(limits or {})}
+    if use_kept and use_summaries and date == newest and values == thresholds(RULES):
+        kept = read_kept(database, KEPT_KIND, _kept_key(database), ("results", "findings"))
+        if kept is not None:
+            return _of_kept(date, kept["findings"], kept["results"], rules, accounts)
     parameters: dict[str, object] = {"date": date, "accounts": list(accounts) if accounts is not None else None}
     used = {name: values[name] for rule in decidable for name in rule.thresholds}
     with database.scratch() as work:
@@ -161,6 +174,41 @@ def evaluate(
         findings = _findings(work, decidable)
         results = _results(work, decidable)
     return Evaluation(date, findings, results, rules)
+
+
+def keep_findings(store: Store) -> bool:
+    """After a collection: keep the newest day's findings with the default limits (every rule, every account),
+    which `evaluate` then reads; False when the store is empty or holds them already."""
+    with Database(store) as database:
+        if database.newest_snapshot() is None:
+            return False
+        key = _kept_key(database)
+        if read_kept(database, KEPT_KIND, key, ("results", "findings")) is not None:
+            return False
+        evaluation = evaluate(database, use_summaries=True, use_kept=False)
+        write_kept(store, KEPT_KIND, key, {"results": evaluation.results, "findings": evaluation.findings})
+    return True
+
+
+def _kept_key(database: Database) -> str:
+    """What the kept findings depend on besides the store: the rules' text and their default limits."""
+    rules = [f"{r.id}|{r.severity}|{r.applies_to}|{r.condition}|{r.evidence}" for r in RULES]
+    return kept_key(database, ["findings 1", repr(sorted(thresholds(RULES).items())), *rules])
+
+
+def _of_kept(
+    date: dt.date, findings: pa.Table, results: pa.Table, rules: tuple[Rule, ...], accounts: Sequence[str] | None
+) -> Evaluation:
+    """The kept evaluation narrowed to these rules and accounts (each account's rows are its own: the same)."""
+    ids = pa.array([rule.id for rule in rules if rule.decidable], pa.string())
+
+    def narrowed(table: pa.Table) -> pa.Table:
+        keep = pc.is_in(table.column("rule"), ids)
+        if accounts is not None:
+            keep = pc.and_(keep, pc.is_in(table.column("account_id"), pa.array(list(accounts), pa.string())))
+        return table.filter(keep)
+
+    return Evaluation(date, narrowed(findings).cast(FINDING_SCHEMA), narrowed(results).cast(RESULTS_SCHEMA), rules)
 
 
 def _findings(work: Scratch, rules: Sequence[Rule]) -> pa.Table:

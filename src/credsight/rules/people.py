@@ -36,13 +36,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credsight.config import section
-from credsight.errors import MappingError, PeopleError, UserFixable
+from credsight.errors import MappingError, PeopleError
 from credsight.query import Database
 from credsight.query.database import Scratch
 from credsight.query.views import EVERY_DAY, STATE_NAME
 from credsight.rules.identity_timeline import Timeline, build_timeline, identity_days
-from credsight.rules.matching import MappingLine, PeopleSettings, people_settings, read_mapping
+from credsight.rules.matching import MappingLine, PeopleSettings, read_mapping
 from credsight.rules.people_rollup import PeopleRollup, read_rollup, rollup_key, write_rollup
 from credsight.rules.trends import Projection, project_humans
 from credsight.store import Store
@@ -350,18 +349,6 @@ def open_people(
     days = identity_days(database)
     kept = read_rollup(database, settings, mapping) if rollup else None
     return People(database, settings, days, lambda: build_timeline(database, settings, mapping, source), kept)
-
-
-def keep_configured_rollup(store: Store) -> str | None:
-    """After a collection: keep the store's people rollup for the `[people]` settings of credsight.toml (the
-    questions then read it). Returns why it could not, in words (bad settings or mapping: the questions will
-    say so themselves), or None."""
-    try:
-        settings = people_settings(section("people"))
-        keep_rollup(store, settings, *mapping_lines(store, settings))
-    except UserFixable as e:
-        return f"the SSO migration's rollup was not kept: {e}"
-    return None
 
 
 def keep_rollup(store: Store, settings: PeopleSettings, mapping: Sequence[MappingLine], source: str | None) -> bool:

@@ -11,29 +11,26 @@ store as it then is and the `[people]` settings then in force, under `<store>/de
   day's `migration` rows, its worklists and person pages); its metadata holds that day, whether any mapping
   line applies, and the mapping lines naming Identity Center users that do not exist.
 
-The digest covers every file the views read (their names change whenever their content could), the
-settings and the mapping's lines: a reader whose store or settings differ finds no rollup of its key and
-computes its answer from the snapshots instead, which gives the same rows, more slowly.
+The key (query/kept.py) covers every file the views read, the settings and the mapping's lines: a reader
+whose store or settings differ finds no rollup of its key and computes its answer from the snapshots
+instead, which gives the same rows, more slowly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from credsight.errors import StoreError
 from credsight.query import Database
+from credsight.query.kept import kept_key, read_kept, write_kept
 from credsight.rules.matching import MappingLine, PeopleSettings
 from credsight.store import Store
 
 KIND = "people"
-STATES_FILE, COUNTS_FILE = "states.parquet", "counts.parquet"
 VERSION = "1"  # of what the files hold; a new version's readers ignore older rollups
 COUNTS_SCHEMA = pa.schema(
     [
@@ -60,27 +57,20 @@ class PeopleRollup:
 
 def rollup_key(database: Database, settings: PeopleSettings, lines: Sequence[MappingLine]) -> str:
     """The digest of what the people's answers depend on: the files the views read, the settings, the mapping."""
-    digest = hashlib.sha256(VERSION.encode())
-    for part in (*database.source_paths(), repr(settings), *map(repr, lines)):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:24]
+    return kept_key(database, [VERSION, repr(settings), *map(repr, lines)])
 
 
 def read_rollup(database: Database, settings: PeopleSettings, lines: Sequence[MappingLine]) -> PeopleRollup | None:
     """The rollup of this store and these settings, or None when none was written for them."""
-    store = database.store
-    folder = f"key={rollup_key(database, settings, lines)}"
-    files = store.derived_files(KIND)
-    if (folder, STATES_FILE) not in files or (folder, COUNTS_FILE) not in files:
+    found = read_kept(database, KIND, rollup_key(database, settings, lines), ("counts", "states"))
+    if found is None:
         return None
-    states = _read(store, files[folder, STATES_FILE])
+    states = found["states"]
     meta = json.loads((states.schema.metadata or {}).get(b"credsight", b"{}"))
-    counts = _read(store, files[folder, COUNTS_FILE])
     return PeopleRollup(
         dt.date.fromisoformat(meta["day"]),
         states.replace_schema_metadata(None),
-        counts,
+        found["counts"],
         bool(meta["mapped"]),
         list(meta["absent"]),
     )
@@ -89,19 +79,7 @@ def read_rollup(database: Database, settings: PeopleSettings, lines: Sequence[Ma
 def write_rollup(
     store: Store, key: str, day: dt.date, states: pa.Table, counts: pa.Table, mapped: bool, absent: Sequence[str]
 ) -> None:
-    """Write a rollup under its key (counts first: a reader wants both, and states is the one it looks for
-    last), then remove every other key's."""
-    folder = f"key={key}"
+    """Write a rollup under its key (counts first: a reader wants both), removing every other key's."""
     meta = json.dumps({"day": day.isoformat(), "mapped": mapped, "absent": list(absent)}).encode()
-    store.write_derived(KIND, folder, COUNTS_FILE, counts.cast(COUNTS_SCHEMA))
-    store.write_derived(KIND, folder, STATES_FILE, states.replace_schema_metadata({b"credsight": meta}))
-    for (other, _name), path in store.derived_files(KIND).items():
-        if other != folder:
-            store.delete(path)
-
-
-def _read(store: Store, path: str) -> pa.Table:
-    try:
-        return pq.read_table(path, filesystem=store.fs)
-    except OSError as e:
-        raise StoreError(f"cannot read {path}: {e}; check the store location and your permissions") from None
+    tables = {"counts": counts.cast(COUNTS_SCHEMA), "states": states.replace_schema_metadata({b"credsight": meta})}
+    write_kept(store, KIND, key, tables)
