@@ -48,7 +48,6 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
         build_demo_store(store, DemoOrganization(accounts=accounts, days=days, seed=seed, users_per_account=users))
         if compact:
             compact_and_summarise(store, SUMMARY_KINDS)
-            keep_answers(store)  # as `credsight demo` and every collection do
         (building / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
         try:
             building.rename(folder)
@@ -58,7 +57,10 @@ def demo_store(accounts: int, days: int, users: int | None = None, seed: int = 0
             else:
                 shutil.rmtree(folder)
                 building.rename(folder)
-    return Store(str(folder))
+    store = Store(str(folder))
+    if compact:  # as `credsight demo` and every collection leave a store (again when this code changed what is kept)
+        keep_answers(store)
+    return store
 
 
 def demo_size_arguments(repeat: int = 3) -> argparse.Namespace:
