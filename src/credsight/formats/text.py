@@ -349,9 +349,12 @@ def csv_lines(batch: pa.RecordBatch | pa.Table) -> str:
     """The batch's rows as CSV lines (each ending in \\n), as exports.write_csv writes them."""
     if batch.num_rows == 0:
         return ""
-    columns = [csv_values(batch.column(i)) for i in range(batch.num_columns)]
+    return joined(in_parallel(batch, _csv_lines), "\n") + "\n"
+
+
+def _csv_lines(rows: pa.Table) -> pa.Array:
+    columns = [csv_values(rows.column(i)) for i in range(rows.num_columns)]
     if len(columns) > 1:
-        lines = pc.binary_join_element_wise(*columns, ",")
-    else:  # csv.writer writes a row of one empty field as ""
-        lines = pc.if_else(pc.equal(columns[0], ""), pa.scalar('""'), columns[0])
-    return joined(lines, "\n") + "\n"
+        return pc.binary_join_element_wise(*columns, ",")
+    # csv.writer writes a row of one empty field as ""
+    return pc.if_else(pc.equal(columns[0], ""), pa.scalar('""'), columns[0])

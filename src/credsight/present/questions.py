@@ -157,13 +157,21 @@ class Headline:
     failing: dict[str, dict[str, int]]  # failing users per account and rule
 
 
-def headline(database: Database, date: dt.date, accounts: list[str] | None, results: pa.Table) -> Headline | None:
-    """None when no account has a snapshot on or before `date`. `results`: an evaluation's per rule and account."""
+def headline(
+    database: Database,
+    date: dt.date,
+    accounts: list[str] | None,
+    results: pa.Table,
+    collections: list[dict[str, Any]] | None = None,
+) -> Headline | None:
+    """None when no account has a snapshot on or before `date`. `results`: an evaluation's per rule and account;
+    `collections`: health()'s rows of the date, when the caller has them already."""
     reports = as_of(database, date, accounts)
     if not reports:
         return None
     stale = [r for r in reports if r["snapshot_date"] < date - dt.timedelta(days=1)]
-    failed = [h for h in health(database, accounts, date) if h["last_status"] == "failed"]
+    asked = collections if collections is not None else health(database, accounts, date)
+    failed = [h for h in asked if h["last_status"] == "failed"]
     per_rule: dict[str, int] = {}
     per_account: dict[str, dict[str, int]] = {}
     for row in results.to_pylist():

@@ -21,6 +21,8 @@ from credsight.errors import StoreError
 from credsight.query.database import Database
 from credsight.store import Store
 
+ROW_GROUP_ROWS = 16_384  # small row groups: a reader decodes them on every core
+
 
 def kept_key(database: Database, depends_on: Sequence[str]) -> str:
     """The digest of the files the views read and of `depends_on`."""
@@ -45,7 +47,7 @@ def write_kept(store: Store, kind: str, key: str, tables: Mapping[str, pa.Table]
     """Write the tables of a kind under its key, in order, then remove every other key's files."""
     folder = f"key={key}"
     for name, table in tables.items():
-        store.write_derived(kind, folder, f"{name}.parquet", table)
+        store.write_derived(kind, folder, f"{name}.parquet", table, row_group_rows=ROW_GROUP_ROWS)
     for (other, _name), path in store.derived_files(kind).items():
         if other != folder:
             store.delete(path)

@@ -161,6 +161,7 @@ class Store:
         table_name: str | None = None,
         tail: bool = False,
         compacting: bool = False,
+        row_group_rows: int = ROW_GROUP_ROWS,
     ) -> str:
         """Write one Parquet file; for a monthly table, in the order of `segments` (row groups).
 
@@ -170,7 +171,7 @@ class Store:
         if metadata:
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
         if table_name is None or (table_name == "reports" and not compacting):
-            ordered = [(table, ROW_GROUP_ROWS)]
+            ordered = [(table, row_group_rows)]
         else:
             ordered = segments(table_name, table, tail)
         buffer = io.BytesIO()
@@ -263,13 +264,15 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot read the plan of run {run_id} at {path}: {e}; run the list step first") from None
 
-    def write_derived(self, kind: str, month_dir: str, name: str, table: pa.Table) -> str:
+    def write_derived(
+        self, kind: str, month_dir: str, name: str, table: pa.Table, row_group_rows: int = ROW_GROUP_ROWS
+    ) -> str:
         """Write a file computed from one month's data, named after the part it was computed from.
 
         Derived files only speed reads up: a reader uses one only while the part it names is
         the month's one live part, and falls back to the rows otherwise.
         """
-        return self.write_table(self.join("derived", kind, month_dir), name, table)
+        return self.write_table(self.join("derived", kind, month_dir), name, table, row_group_rows=row_group_rows)
 
     def derived_files(self, kind: str) -> dict[tuple[str, str], str]:
         """(month folder, name) -> path of every derived file of a kind."""
