@@ -69,7 +69,7 @@ def _chain(first: pa.RecordBatch, rest: Iterable[pa.RecordBatch]) -> Iterable[pa
 def write_csv(rows: Rows, stream: IO[str], schema: pa.Schema | None = None) -> None:
     """The rows as CSV with a header line; formulas neutralised. `schema` names the columns when `rows`
     is an empty stream of batches."""
-    from credsight.formats.text import csv_lines
+    from credsight.formats.text import csv_line_array, write_joined
 
     found, batches = batches_of(rows)
     names = (found or schema or pa.schema([])).names
@@ -77,7 +77,8 @@ def write_csv(rows: Rows, stream: IO[str], schema: pa.Schema | None = None) -> N
     csv.writer(header, lineterminator="\n").writerow(names)
     stream.write(header.getvalue())
     for batch in batches:
-        stream.write(csv_lines(batch))
+        if batch.num_rows:
+            write_joined(stream, csv_line_array(batch), "\n", after="\n")
 
 
 def write_json(rows: Rows, stream: IO[str]) -> None:

@@ -13,6 +13,7 @@ members at L+1, its closing bracket at L.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -262,10 +263,31 @@ def joined(lines: pa.Array, separator: str) -> str:
     """Every string of the array joined by `separator`, in one Arrow call (no Python string per row)."""
     if not len(lines):
         return ""
+    return str(_joined(lines, separator).as_py())
+
+
+def write_joined(out: Any, lines: pa.Array, separator: str, before: str = "", after: str = "") -> None:
+    """Write `before`, joined(lines, separator), then `after` to the text stream `out`: the joined bytes go
+    straight to its binary buffer when it has one and writes UTF-8 (no Python string of hundreds of MB to
+    decode and encode again)."""
+    out.write(before)
+    if len(lines):
+        text = _joined(lines, separator)
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None and codecs.lookup(getattr(out, "encoding", None) or "ascii").name == "utf-8":
+            out.flush()
+            buffer.write(memoryview(text.as_buffer()))
+        else:
+            out.write(str(text.as_py()))
+    out.write(after)
+
+
+def _joined(lines: pa.Array, separator: str) -> pa.LargeStringScalar:
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines.cast(pa.large_string()))
-    return str(pc.binary_join(whole, pa.scalar(separator, pa.large_string()))[0].as_py())
+    found: pa.LargeStringScalar = pc.binary_join(whole, pa.scalar(separator, pa.large_string()))[0]
+    return found
 
 
 def records_text(batch: pa.RecordBatch | pa.Table) -> pa.Array:
@@ -302,7 +324,7 @@ class JsonRecords:
         if batch.num_rows == 0:
             return
         texts = in_parallel(batch, records_text)
-        self.out.write((",\n " if self.started else "[\n ") + joined(texts, ",\n "))
+        write_joined(self.out, texts, ",\n ", before=",\n " if self.started else "[\n ")
         self.started = True
 
     def close(self) -> None:
@@ -349,7 +371,12 @@ def csv_lines(batch: pa.RecordBatch | pa.Table) -> str:
     """The batch's rows as CSV lines (each ending in \\n), as exports.write_csv writes them."""
     if batch.num_rows == 0:
         return ""
-    return joined(in_parallel(batch, _csv_lines), "\n") + "\n"
+    return joined(csv_line_array(batch), "\n") + "\n"
+
+
+def csv_line_array(batch: pa.RecordBatch | pa.Table) -> pa.Array:
+    """The batch's rows as CSV lines (without their line ends), made a slice per core."""
+    return in_parallel(batch, _csv_lines)
 
 
 def _csv_lines(rows: pa.Table) -> pa.Array:

@@ -26,7 +26,7 @@ COLUMNS = (
 
 
 def summary(view: View) -> list[Any]:
-    rows = questions.health(view.database, view.accounts, view.date)
+    rows = table(view).to_pylist()
     if not rows:
         return [html.H1("Collection health"), html.P("No collection has been recorded for these accounts yet.")]
     failing = sum(1 for r in rows if r["last_status"] == "failed")
@@ -44,8 +44,11 @@ def summary(view: View) -> list[Any]:
     ]
 
 
-def rows(view: View) -> pa.Table:
-    return questions.health_table(view.database, view.accounts, view.date)
+def table(view: View) -> pa.Table:
+    """Per account, the collections' health as of the view's date: one question for the cards and the table."""
+    key = ("health", view.date, tuple(view.accounts) if view.accounts is not None else None)
+    found: pa.Table = view.keep(key, lambda: questions.health_table(view.database, view.accounts, view.date))
+    return found
 
 
 def page() -> Page:
@@ -56,7 +59,7 @@ def page() -> Page:
             Table(
                 "health-table",
                 COLUMNS,
-                rows,
+                table,
                 lambda view: "credsight-health.csv",
                 kinds={"days_since_success": "number", "last_success": "date", "last_failure": "date"},
                 height=600,

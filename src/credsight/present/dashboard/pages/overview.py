@@ -17,8 +17,14 @@ HEATMAP_ACCOUNTS = 60  # the accounts with the most findings; the compliance pag
 
 
 def headline(view: View) -> questions.Headline:
-    counts = rule_counts_as_of(view.database, view.date, view.accounts)
-    opening = questions.headline(view.database, view.date, view.accounts, results(counts))
+    """The cards and the heatmap's counts: one question for both parts."""
+
+    def asked() -> questions.Headline | None:
+        counts = rule_counts_as_of(view.database, view.date, view.accounts)
+        return questions.headline(view.database, view.date, view.accounts, results(counts))
+
+    key = ("headline", view.date, tuple(view.accounts) if view.accounts is not None else None)
+    opening: questions.Headline | None = view.keep(key, asked)
     if opening is None:
         raise NoView(f"No snapshot on or before {view.date} for these accounts. Pick another date or account.")
     return opening
