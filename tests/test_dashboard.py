@@ -200,3 +200,15 @@ def test_an_unknown_page_says_so(tab: Tab) -> None:
     )
     expect(tab.page.locator("#nav-overview")).to_be_visible()
     assert "Traceback" not in tab.page.locator("body").inner_text()
+
+
+def test_figures_draw_with_plotlys_cartesian_bundle_and_pages_without_one_load_none(tab: Tab) -> None:
+    tab.requests.clear()
+    tab.open("/users")
+    assert not [u for u in tab.requests if "plotly" in u]  # no figure: no plotly.js
+    tab.open("/")
+    assert traces(tab.page, "overview-heatmap")[0]["type"] == "heatmap"
+    assert traces(tab.page, "overview-trend")[0]["type"] == "scatter"
+    loaded = [u.split("?")[0].rsplit("/", 1)[-1] for u in tab.requests if "plotly" in u]
+    assert loaded == ["plotly-cartesian.min.js"]  # 1.5 MB, not the full bundle's 4.8
+    tab.clean()

@@ -61,6 +61,7 @@ def create_app(
         update_title="",
         suppress_callback_exceptions=True,
         assets_folder=str(ASSETS),
+        assets_path_ignore=["vendor"],  # served when asked (the figures' plotly.js), never included in every page
     )
     app.layout = frame()
     harden(app, auth or Auth())  # authentication, security headers, compression (security.py)
