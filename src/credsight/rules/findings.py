@@ -26,6 +26,7 @@ from credsight.rules.history import last_passed
 from credsight.rules.severity import SEVERITIES
 from credsight.store import Store
 
+DECIDABLE_IDS = frozenset(rule.id for rule in RULES if rule.decidable)
 KEPT_KIND = "evaluation"  # derived/evaluation/: the newest day's evaluation, kept after each collection
 
 # Per rule and account: rows evaluated, failed and passed (an Evaluation's `results`; rules/counts.py too).
@@ -201,6 +202,8 @@ def _of_kept(
 ) -> Evaluation:
     """The kept evaluation narrowed to these rules and accounts (each account's rows are its own: the same)."""
     ids = pa.array([rule.id for rule in rules if rule.decidable], pa.string())
+    if accounts is None and len(ids) == len(DECIDABLE_IDS):  # every rule, every account: as kept
+        return Evaluation(date, findings.cast(FINDING_SCHEMA), results.cast(RESULTS_SCHEMA), rules)
 
     def narrowed(table: pa.Table) -> pa.Table:
         keep = pc.is_in(table.column("rule"), ids)
