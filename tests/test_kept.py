@@ -13,11 +13,13 @@ from credsight.demo import DemoOrganization
 from credsight.demo.store import build_demo_store
 from credsight.query import Database
 from credsight.query.maintenance import compact_and_summarise
-from credsight.rules.changes import KEPT_DAYS, EventSettings, events
+from credsight.rules.changes import EventSettings, events
 from credsight.rules.findings import evaluate
 from credsight.rules.kept import keep_answers
+from credsight.rules.kept_events import KEPT_DAYS
 from credsight.rules.summaries import SUMMARY_KINDS
 from credsight.store import Store
+from credsight.store.files import PEOPLE_MAPPING
 from credsight.store.runs import Run, Snapshot
 from tests.conftest import report, user_row
 
@@ -111,3 +113,14 @@ def test_a_new_run_is_seen_at_once_though_nothing_was_kept_after_it(tmp_path: Pa
     assert ("console-user-mfa", "newcomer") in set(failing)
     created = [r["user"] for r in changed.to_pylist() if r["kind"] == "user_created"]
     assert created == ["newcomer"]
+
+
+def test_a_bad_mapping_file_is_a_warning_of_the_collection_and_the_rest_is_kept(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    build_demo_store(store, DemoOrganization(accounts=3, days=10, seed=2))
+    store.write_sidecar(PEOPLE_MAPPING, b"account_id,user,identity_center_user\n12345,ann,ann@example.com\n")
+    troubles = keep_answers(store)
+    assert len(troubles) == 1
+    assert troubles[0].startswith("the SSO migration's rollup was not kept: ")
+    assert "line 2" in troubles[0]
+    assert {"evaluation", "events"} <= set(_kinds(store)) and "people" not in _kinds(store)

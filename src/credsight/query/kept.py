@@ -33,6 +33,12 @@ def kept_key(database: Database, depends_on: Sequence[str]) -> str:
     return digest.hexdigest()[:24]
 
 
+def has_kept(database: Database, kind: str, key: str, names: Sequence[str]) -> bool:
+    """Whether every table `names` of a kind and key is kept (a listing; nothing read)."""
+    files = database.store.derived_files(kind)
+    return all((f"key={key}", f"{name}.parquet") in files for name in names)
+
+
 def read_kept(database: Database, kind: str, key: str, names: Sequence[str]) -> dict[str, pa.Table] | None:
     """The kept tables of a kind and key, by name, or None when any is missing."""
     store = database.store

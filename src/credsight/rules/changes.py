@@ -28,16 +28,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from credsight.query import Database
 from credsight.query.database import Scratch
-from credsight.query.kept import kept_key, read_kept
 from credsight.query.summaries import reading
+from credsight.rules.events import DEFAULT_SETTINGS as DEFAULT_SETTINGS  # the settings, where callers look for them
 from credsight.rules.events import EVENTS, check_events, severity_sql
+from credsight.rules.events import NO_SETTINGS as NO_SETTINGS
+from credsight.rules.events import EventSettings as EventSettings
+from credsight.rules.kept_events import kept_events
 from credsight.store.derived import SummaryKind
 from credsight.store.schemas import STORED_SCHEMA
 
@@ -97,17 +98,6 @@ EVENT_SCHEMA = CHANGE_SCHEMA.insert(
     CHANGE_SCHEMA.get_field_index("kind") + 1, pa.field("severity", pa.string(), nullable=False)
 )
 
-
-@dataclass(frozen=True)
-class EventSettings:
-    """What the kinds that need a setting look for; the defaults are the commands' defaults."""
-
-    revived_days: int | None = 90  # credential_revived: days unused before a use counts; None: not looked for
-    allowed_regions: tuple[str, ...] = ()  # key_outside_allowed_regions; empty: not looked for
-
-
-DEFAULT_SETTINGS = EventSettings()
-NO_SETTINGS = EventSettings(revived_days=None, allowed_regions=())
 
 # credential_revived, in the states. While an enabled password or an active key has gone unused for
 # $revived_days by the account's next snapshot, `*_idle_since` is the time its idleness counts from ({since});
@@ -468,7 +458,7 @@ def events(
     if use_kept and use_summaries and settings == DEFAULT_SETTINGS and since is not None:
         kept = kept_events(database, since, last, chosen)
         if kept is not None:
-            return kept
+            return kept.cast(EVENT_SCHEMA)
     parameters = {"since": since or dt.date.min, "until": last, "accounts": chosen}
     start = database.sql(START_SQL, parameters).rows[0]["start"]
     with database.scratch() as work:
@@ -479,31 +469,6 @@ def events(
         }
         table = work.sql(CHANGES_SQL, {**parameters, "start": start, **settings_parameters}).table
     return table.cast(EVENT_SCHEMA)
-
-
-KEPT_KIND = "events"  # derived/events/: the events of the newest KEPT_DAYS days, kept after each collection
-KEPT_DAYS = 31
-
-
-def kept_events_key(database: Database) -> str:
-    """What the kept events depend on besides the store: the catalogue's severities, the default settings."""
-    return kept_key(database, ["events 1", repr(DEFAULT_SETTINGS), *(repr(e) for e in EVENTS)])
-
-
-def kept_events(database: Database, since: dt.date, until: dt.date, accounts: list[str] | None) -> pa.Table | None:
-    """The kept events from `since` to `until` of `accounts`, when they cover that period (each snapshot is
-    compared with its account's previous one, whatever `since` is: the rows of a later start are the same)."""
-    newest = database.newest_snapshot()
-    if newest is None or until < newest or since < newest - dt.timedelta(days=KEPT_DAYS - 1):
-        return None
-    found = read_kept(database, KEPT_KIND, kept_events_key(database), ("events",))
-    if found is None:
-        return None
-    table = found["events"]
-    keep = pc.greater_equal(table.column("snapshot_date"), since)
-    if accounts is not None:
-        keep = pc.and_(keep, pc.is_in(table.column("account_id"), pa.array(accounts, pa.string())))
-    return table.filter(keep).cast(EVENT_SCHEMA)
 
 
 check_events(EVENTS, EVERY_KIND)

@@ -21,6 +21,18 @@ KIND_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """What the kinds that need a setting look for; the defaults are the commands' defaults."""
+
+    revived_days: int | None = 90  # credential_revived: days unused before a use counts; None: not looked for
+    allowed_regions: tuple[str, ...] = ()  # key_outside_allowed_regions; empty: not looked for
+
+
+DEFAULT_SETTINGS = EventSettings()
+NO_SETTINGS = EventSettings(revived_days=None, allowed_regions=())
+
+
+@dataclass(frozen=True)
 class Fact:
     """What an escalation may look at: a boolean column of each change row (rules/changes.py makes them)."""
 

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from credsight.errors import FindingsError
 from credsight.query import Database
 from credsight.query.database import Scratch
-from credsight.query.kept import kept_key, read_kept, write_kept
+from credsight.query.kept import has_kept, kept_key, read_kept, write_kept
 from credsight.rules.catalogue import RULES, Rule, thresholds
 from credsight.rules.history import last_passed
 from credsight.rules.severity import SEVERITIES
@@ -184,7 +184,7 @@ def keep_findings(store: Store) -> bool:
         if database.newest_snapshot() is None:
             return False
         key = _kept_key(database)
-        if read_kept(database, KEPT_KIND, key, ("results", "findings")) is not None:
+        if has_kept(database, KEPT_KIND, key, ("results", "findings")):
             return False
         evaluation = evaluate(database, use_summaries=True, use_kept=False)
         write_kept(store, KEPT_KIND, key, {"results": evaluation.results, "findings": evaluation.findings})

@@ -1,5 +1,5 @@
 """What each collection keeps beside the store so that the questions asked most read a small table: the
-newest day's findings (findings.keep_findings), the newest month's events (changes.kept_events) and the
+newest day's findings (findings.keep_findings), the newest month's events (kept_events.py) and the
 SSO migration's rollup (people.keep_rollup, with the `[people]` settings of credsight.toml). Called by
 `collect`, `ingest`, `compact`, the demo and the deployed Finish step, after the run's files are written;
 what is kept describes the store as it then is (query/kept.py).
@@ -12,9 +12,11 @@ import datetime as dt
 from credsight.config import section
 from credsight.errors import UserFixable
 from credsight.query import Database
-from credsight.query.kept import read_kept, write_kept
-from credsight.rules.changes import DEFAULT_SETTINGS, KEPT_DAYS, KEPT_KIND, events, kept_events_key
+from credsight.query.kept import has_kept, write_kept
+from credsight.rules.changes import events
+from credsight.rules.events import DEFAULT_SETTINGS
 from credsight.rules.findings import keep_findings
+from credsight.rules.kept_events import KEPT_DAYS, KEPT_KIND, kept_events_key
 from credsight.rules.matching import people_settings
 from credsight.rules.people import keep_rollup, mapping_lines
 from credsight.store import Store
@@ -48,7 +50,7 @@ def keep_events(store: Store) -> bool:
         if newest is None:
             return False
         key = kept_events_key(database)
-        if read_kept(database, KEPT_KIND, key, ("events",)) is not None:
+        if has_kept(database, KEPT_KIND, key, ("events",)):
             return False
         since = newest - dt.timedelta(days=KEPT_DAYS - 1)
         found = events(database, since, None, None, DEFAULT_SETTINGS, use_summaries=True, use_kept=False)

@@ -39,9 +39,12 @@ import pyarrow.compute as pc
 from credsight.errors import MappingError, PeopleError
 from credsight.query import Database
 from credsight.query.database import Scratch
+from credsight.query.kept import has_kept
 from credsight.query.views import EVERY_DAY, STATE_NAME
 from credsight.rules.identity_timeline import Timeline, build_timeline, identity_days
 from credsight.rules.matching import MappingLine, PeopleSettings, read_mapping
+from credsight.rules.people_rollup import KIND as ROLLUP_KIND
+from credsight.rules.people_rollup import TABLES as ROLLUP_TABLES
 from credsight.rules.people_rollup import PeopleRollup, read_rollup, rollup_key, write_rollup
 from credsight.rules.trends import Projection, project_humans
 from credsight.store import Store
@@ -360,7 +363,7 @@ def keep_rollup(store: Store, settings: PeopleSettings, mapping: Sequence[Mappin
         except PeopleError:
             return False
         key = rollup_key(database, settings, mapping)
-        if read_rollup(database, settings, mapping) is not None:
+        if has_kept(database, ROLLUP_KIND, key, ROLLUP_TABLES):
             return False
         day = database.newest_snapshot() or people.days[-1]
         if day < people.days[0]:

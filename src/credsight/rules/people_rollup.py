@@ -31,6 +31,7 @@ from credsight.rules.matching import MappingLine, PeopleSettings
 from credsight.store import Store
 
 KIND = "people"
+TABLES = ("counts", "states")  # written in this order; read when both are there
 VERSION = "1"  # of what the files hold; a new version's readers ignore older rollups
 COUNTS_SCHEMA = pa.schema(
     [
@@ -62,7 +63,7 @@ def rollup_key(database: Database, settings: PeopleSettings, lines: Sequence[Map
 
 def read_rollup(database: Database, settings: PeopleSettings, lines: Sequence[MappingLine]) -> PeopleRollup | None:
     """The rollup of this store and these settings, or None when none was written for them."""
-    found = read_kept(database, KIND, rollup_key(database, settings, lines), ("counts", "states"))
+    found = read_kept(database, KIND, rollup_key(database, settings, lines), TABLES)
     if found is None:
         return None
     states = found["states"]
