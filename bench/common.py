@@ -152,8 +152,21 @@ def run_to_exit(
 
 
 def quiet_environment() -> dict[str, str]:
-    """This process's environment without CREDSIGHT_ settings, so that commands run with their defaults."""
+    """This process's environment without CREDSIGHT_ settings, so that commands run with their defaults; with
+    credsight's modules compiled, as a person's installed copy starts (see compiled)."""
+    compiled()
     return {k: v for k, v in os.environ.items() if not k.startswith("CREDSIGHT_")}
+
+
+def compiled() -> None:
+    """Compile credsight's modules to bytecode where they are not yet, as `pip install` does for an installed
+    package: this checkout's is editable, and a machine may set PYTHONDONTWRITEBYTECODE (these sandboxes do),
+    which would have every timed command compile them again."""
+    import compileall
+
+    import credsight
+
+    compileall.compile_dir(str(Path(credsight.__file__).parent), quiet=1)
 
 
 def machine() -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import resource
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.common import demo_store, machine
+from bench.common import demo_store, machine, quiet_environment
 from credsight.notify import watermarks
 from credsight.notify.routes import destination_key
 from credsight.query import Database
@@ -74,7 +73,7 @@ def timed(command: list[str], repeat: int) -> Timed:
     for attempt in range(repeat + 1):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment())
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=quiet_environment())
         wall = time.perf_counter() - began
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
@@ -84,10 +83,6 @@ def timed(command: list[str], repeat: int) -> Timed:
             cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         said = done.stdout
     return Timed(seconds, cpu, said)
-
-
-def environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CREDSIGHT_")}
 
 
 def main() -> None:

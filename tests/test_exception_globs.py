@@ -67,6 +67,17 @@ def test_marking_a_table_is_matching_each_finding(
         )
 
 
+
+def test_no_active_exception_marks_every_finding_open_in_the_same_columns() -> None:
+    table = pa.table({"rule": ["root-mfa", "x"], "account_id": ["1", "2"], "user": ["<root_account>", "b"]})
+    expired = AcceptedRisk("*", "*", "*", "old", "ops", TODAY - dt.timedelta(days=1), 1)
+    nothing_covered = AcceptedRisk("no-such-rule", "*", "*", "never", "ops", TODAY + dt.timedelta(days=1), 2)
+    slow = mark(table, [nothing_covered], TODAY)
+    for fast in (mark(table, [], TODAY), mark(table, [expired], TODAY)):
+        assert fast.schema == slow.schema and fast.equals(slow)
+        assert fast.column("status").to_pylist() == ["open", "open"]
+
+
 def test_the_globs_that_need_care() -> None:
     names = ["b", "a", "z", "-", "[", "]", "!", "x", "bx", "\\"]
     for glob in ["[b-a]", "[!b-a]x", "[a-]", "[-a]", "[\\]", "[[]", "[]a]", "[!]", "[]", "a[", "[z-a-b]", "[!a-z]"]:

@@ -80,11 +80,11 @@ def prepare(database: Database, routes: Sequence[Route], options: Options) -> li
     found_events, found_findings = _gather(database, plans, latest, options, any(priors.values()))
     pending = []
     for route, plan in zip(routes, plans, strict=True):
-        told_events = found_events.join(plan, "account_id", join_type="inner").filter(
-            pc.field("snapshot_date") >= pc.field("start")
-        )
-        told_findings = found_findings.join(plan, "account_id", join_type="inner").filter(
-            pc.field("never_told") | (pc.field("first_seen") >= pc.field("start"))
+        events_in, start, _never_told = _covered(found_events, plan)
+        told_events = events_in.filter(pc.greater_equal(events_in.column("snapshot_date"), start))
+        findings_in, start, never_told = _covered(found_findings, plan)
+        told_findings = findings_in.filter(
+            pc.or_kleene(never_told, pc.greater_equal(findings_in.column("first_seen"), start))
         )
         above_events, below_events = _split(told_events, route.min_severity)
         above_findings, below_findings = _split(told_findings, route.min_severity)
@@ -121,6 +121,14 @@ def _plan(route: Route, accounts: Sequence[dict[str, Any]], prior: Watermark, fi
             "never_told": pa.array([a not in prior.through for a in covered], pa.bool_()),
         }
     )
+
+
+def _covered(rows: pa.Table, plan: pa.Table) -> tuple[pa.Table, pa.Array, pa.Array]:
+    """The rows of the accounts a plan covers, with each row's account's start and never_told."""
+    where = pc.index_in(rows.column("account_id"), plan.column("account_id"))
+    covered = pc.is_valid(where)
+    where = where.filter(covered)
+    return rows.filter(covered), plan.column("start").take(where), plan.column("never_told").take(where)
 
 
 def _gather(

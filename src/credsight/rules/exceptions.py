@@ -166,9 +166,16 @@ def mark(findings: pa.Table, risks: Sequence[AcceptedRisk], today: dt.date) -> p
     column at a time: each exception's globs are matched against every finding at once.
     """
     n = findings.num_rows
+    active = [risk for risk in risks if not risk.expired(today)]
+    if not active:  # every finding open
+        return (
+            findings.append_column("status", pa.repeat(pa.scalar("open", pa.string()), n))
+            .append_column("exception_reason", pa.nulls(n, pa.string()))
+            .append_column("exception_owner", pa.nulls(n, pa.string()))
+            .append_column("exception_expires", pa.nulls(n, pa.date32()))
+        )
     covered = pa.array(np.zeros(n, dtype=bool))
     which = np.full(n, -1, dtype=np.int64)
-    active = [risk for risk in risks if not risk.expired(today)]
     columns = {name: findings.column(name).combine_chunks() for name in ("rule", "account_id", "user")}
     for number, risk in enumerate(active):
         hit = pc.and_(
