@@ -12,6 +12,7 @@ from credsight.demo import DemoOrganization
 from credsight.demo.store import build_demo_store
 from credsight.query import Database
 from credsight.query.maintenance import compact_and_summarise
+from credsight.query.summaries import reading
 from credsight.rules.counts import RULE_COUNTS_KIND, results, rule_counts, rule_counts_as_of
 from credsight.rules.findings import evaluate
 from credsight.rules.summaries import SUMMARY_KINDS
@@ -32,13 +33,23 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 @pytest.mark.parametrize(
-    ("start", "end"), [(dt.date(2026, 9, 15), END), (dt.date(2026, 10, 1), dt.date(2026, 10, 31)), (END, END)]
+    ("start", "end"),
+    [
+        (dt.date(2026, 9, 15), END),
+        (dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+        (END, END),
+        (dt.date(2026, 9, 20), dt.date(2026, 10, 14)),  # ends inside October's part
+        (dt.date(2026, 10, 14), dt.date(2026, 10, 14)),
+    ],
 )
 def test_summaries_and_rows_give_the_same_counts(store: Store, start: dt.date, end: dt.date) -> None:
     with Database(store) as database:
         fast = rule_counts(database, start, end)
         slow = rule_counts(database, start, end, use_summaries=False)
+        read = reading(database, RULE_COUNTS_KIND, end)
     assert fast.num_rows > 0 and fast.to_pylist() == slow.to_pylist()
+    # a summary of a row per day stands for its part up to any day: only the newest, uncompacted days are rows
+    assert len(read.summaries) >= 2 and all("snapshot_month=2026-11" in path for path in read.rows)
 
 
 def test_the_counts_are_the_findings_own(store: Store) -> None:

@@ -67,7 +67,6 @@ def test_marking_a_table_is_matching_each_finding(
         )
 
 
-
 def test_no_active_exception_marks_every_finding_open_in_the_same_columns() -> None:
     table = pa.table({"rule": ["root-mfa", "x"], "account_id": ["1", "2"], "user": ["<root_account>", "b"]})
     expired = AcceptedRisk("*", "*", "*", "old", "ops", TODAY - dt.timedelta(days=1), 1)

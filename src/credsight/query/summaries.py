@@ -1,7 +1,7 @@
 """Which summaries stand for their parts in a question up to a day, and which parts are read as rows.
 
 A part's summary (store/derived.py) stands for its rows when every row is on or before the day
-asked, and when no report written after it (a part without a summary) re-collects an account and
+asked (or, for a summary of a row per day, whatever the day: the question reads its rows up to the day), and when no report written after it (a part without a summary) re-collects an account and
 day the part holds: the newer run replaces that day's rows, which the summary still counts. Such
 a part is read as rows instead (re-collections are rare; the answer is the same, only slower).
 """
@@ -32,7 +32,7 @@ def reading(database: Database, kind: SummaryKind, until: dt.date, use_summaries
     """The summaries of `kind` that stand for their parts up to `until`, and the parts to read as rows."""
     store = database.store
     found = summaries_of(store, database.report_parts, kind) if use_summaries else {}
-    standing = {where: path for where, (path, last) in found.items() if last <= until}
+    standing = {where: path for where, (path, last) in found.items() if last <= until or kind.by_day}
     raw = [part for part in database.report_parts if place(part.path) not in standing]
     if standing and raw:
         twins = {where: store.join("daily", *where) for where in standing}  # each part's daily file: its reports

@@ -51,7 +51,9 @@ def _sql(source: str, where: str) -> str:
 
 
 DEFAULTS = {**{k: v for k, v in thresholds(RULES).items() if any(k in r.thresholds for r in DECIDABLE)}}
-RULE_COUNTS_KIND = SummaryKind("rule_counts", _sql("{source}", ""), {**DEFAULTS, "old_key_days": OLD_KEY_DAYS})
+RULE_COUNTS_KIND = SummaryKind(
+    "rule_counts", _sql("{source}", ""), {**DEFAULTS, "old_key_days": OLD_KEY_DAYS}, by_day=True
+)
 
 # The summaries' rows and the counted rows, for the accounts and days asked.
 FROM_SUMMARIES = """

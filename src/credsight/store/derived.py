@@ -26,6 +26,10 @@ class SummaryKind:
     name: str
     sql: str
     parameters: Mapping[str, object] = field(default_factory=dict, compare=False)
+    # Whether its rows are a day's each (snapshot_date), so a question up to a day before the part's last one
+    # reads the summary's rows up to that day; otherwise (first uses, last passes: over the whole part) the
+    # summary stands only for questions up to its part's last day.
+    by_day: bool = False
 
     @property
     def version(self) -> str:
