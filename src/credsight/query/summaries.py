@@ -1,7 +1,8 @@
 """Which summaries stand for their parts in a question up to a day, and which parts are read as rows.
 
 A part's summary (store/derived.py) stands for its rows when every row is on or before the day
-asked (or, for a summary of a row per day, whatever the day: the question reads its rows up to the day), and when no report written after it (a part without a summary) re-collects an account and
+asked (or, for a summary of a row per day, whatever the day: the question reads its rows up to the
+day), and when no report written after it (a part without a summary) re-collects an account and
 day the part holds: the newer run replaces that day's rows, which the summary still counts. Such
 a part is read as rows instead (re-collections are rare; the answer is the same, only slower).
 """
