@@ -1,4 +1,4 @@
-"""What each collection keeps (rules/kept.py): the newest day's findings and the newest month's events are
+"""What each collection keeps (rules/kept.py): the newest day's findings and each month's events are
 read back instead of computed, give the same rows as computing them, and are not used once the store, the
 limits or the settings differ from when they were kept."""
 
@@ -15,8 +15,8 @@ from credsight.query import Database
 from credsight.query.maintenance import compact_and_summarise
 from credsight.rules.changes import EventSettings, events
 from credsight.rules.findings import evaluate
-from credsight.rules.kept import keep_answers
-from credsight.rules.kept_events import KEPT_DAYS
+from credsight.rules.kept import keep_answers, keep_events
+from credsight.rules.kept_events import months
 from credsight.rules.summaries import SUMMARY_KINDS
 from credsight.store import Store
 from credsight.store.files import PEOPLE_MAPPING
@@ -42,7 +42,10 @@ def _kinds(store: Store) -> list[str]:
 
 
 def test_a_collection_keeps_the_findings_the_events_and_the_people(store: Store) -> None:
-    assert {"evaluation", "events", "people"} <= set(_kinds(store))
+    kinds = set(_kinds(store))
+    with Database(store) as database:
+        held = months(database)
+    assert len(held) >= 2 and {"evaluation", "people", *(f"events-{month}" for month in held)} <= kinds
 
 
 def test_the_kept_findings_are_the_computed_ones(store: Store) -> None:
@@ -65,19 +68,46 @@ def test_the_kept_findings_are_the_computed_ones(store: Store) -> None:
 def test_the_kept_events_are_the_computed_ones(store: Store) -> None:
     with Database(store) as database:
         newest = database.newest_snapshot()
-        assert newest is not None
+        first = database.sql("SELECT min(snapshot_date) AS d FROM daily").rows[0]["d"]
+        assert newest is not None and first.month != newest.month
         accounts = sorted(r["account_id"] for r in database.sql("SELECT account_id FROM accounts").rows)
-        for since, chosen in [
-            (newest, None),
-            (newest - dt.timedelta(days=6), None),
-            (newest - dt.timedelta(days=KEPT_DAYS - 1), None),
-            (newest - dt.timedelta(days=6), accounts[2:4]),
+        week_ago = newest - dt.timedelta(days=6)
+        month_start = newest.replace(day=1)
+        for since, until, chosen in [
+            (newest, None, None),
+            (week_ago, None, None),
+            (week_ago, None, accounts[2:4]),
+            (first, None, None),  # every month
+            (first - dt.timedelta(days=40), newest, None),  # from before the first snapshot
+            (first, first + dt.timedelta(days=9), None),  # an earlier period, inside the first month
+            (month_start - dt.timedelta(days=5), month_start + dt.timedelta(days=1), accounts[:1]),  # across months
+            (month_start - dt.timedelta(days=1), month_start - dt.timedelta(days=1), None),  # one day
         ]:
-            kept = events(database, since, None, chosen)
-            computed = events(database, since, None, chosen, use_kept=False)
-            assert kept.equals(computed), (since, chosen)
-        month = events(database, newest - dt.timedelta(days=KEPT_DAYS - 1), newest)
-        assert month.num_rows > 10 and len(set(month.column("kind").to_pylist())) > 3
+            kept = events(database, since, until, chosen)
+            computed = events(database, since, until, chosen, use_kept=False)
+            assert kept.equals(computed), (since, until, chosen)
+        whole = events(database, first, newest)
+        assert whole.num_rows > 10 and len(set(whole.column("kind").to_pylist())) > 3
+        assert len(set(whole.column("snapshot_date").to_pylist())) > 20
+
+
+def test_a_new_run_keeps_again_only_the_months_it_changed(tmp_path: Path) -> None:
+    store = built(tmp_path / "store")
+    with Database(store) as database:
+        newest = database.newest_snapshot()
+        held = months(database)
+        account = database.sql("SELECT min(account_id) AS a FROM accounts").rows[0]["a"]
+    assert newest is not None and keep_events(store) == []  # kept already
+    later = newest + dt.timedelta(days=1)
+    Run(store).write([Snapshot(report(user_row("newcomer", account=account), account=account), "l", later, account)])
+    assert keep_events(store) == [f"{later:%Y-%m}"] and held[-1] == f"{later:%Y-%m}"
+    earlier = dt.date.fromisoformat(f"{held[0]}-20")  # a day of the first month collected again
+    Run(store).write([Snapshot(report(user_row("again", account=account), account=account), "e", earlier, account)])
+    assert keep_events(store) == held
+    with Database(store) as database:
+        kept = events(database, earlier - dt.timedelta(days=2), None)
+        assert kept.equals(events(database, earlier - dt.timedelta(days=2), None, use_kept=False))
+        assert "again" in kept.column("user").to_pylist()
 
 
 def test_questions_the_kept_answers_do_not_hold_are_computed(store: Store) -> None:
@@ -89,8 +119,6 @@ def test_questions_the_kept_answers_do_not_hold_are_computed(store: Store) -> No
         strict = evaluate(database, limits={"unused_days": 1})  # other limits: more unused credentials
         assert strict.findings.num_rows > evaluate(database).findings.num_rows
         assert strict.findings.equals(evaluate(database, limits={"unused_days": 1}, use_kept=False).findings)
-        earlier = events(database, newest - dt.timedelta(days=KEPT_DAYS + 5), None)  # before the kept month
-        assert earlier.equals(events(database, newest - dt.timedelta(days=KEPT_DAYS + 5), None, use_kept=False))
         regions = EventSettings(allowed_regions=("eu-west-1",))
         outside = events(database, newest - dt.timedelta(days=6), None, None, regions)
         assert "key_outside_allowed_regions" in outside.column("kind").to_pylist()
@@ -123,4 +151,5 @@ def test_a_bad_mapping_file_is_a_warning_of_the_collection_and_the_rest_is_kept(
     assert len(troubles) == 1
     assert troubles[0].startswith("the SSO migration's rollup was not kept: ")
     assert "line 2" in troubles[0]
-    assert {"evaluation", "events"} <= set(_kinds(store)) and "people" not in _kinds(store)
+    kinds = set(_kinds(store))
+    assert "evaluation" in kinds and any(k.startswith("events-") for k in kinds) and "people" not in kinds

@@ -24,10 +24,11 @@ from credsight.store import Store
 ROW_GROUP_ROWS = 16_384  # small row groups: a reader decodes them on every core
 
 
-def kept_key(database: Database, depends_on: Sequence[str]) -> str:
-    """The digest of the files the views read and of `depends_on`."""
+def kept_key(database: Database, depends_on: Sequence[str], sources: Sequence[str] | None = None) -> str:
+    """The digest of the files the views read (or of `sources`, some of database.source_paths()) and of
+    `depends_on`."""
     digest = hashlib.sha256()
-    for part in (*database.source_paths(), "\1", *depends_on):
+    for part in (*(database.source_paths() if sources is None else sources), "\1", *depends_on):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:24]

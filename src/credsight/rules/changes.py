@@ -451,8 +451,8 @@ def events(
     use_kept: bool = True,
 ) -> pa.Table:
     """The changes of `changes()` with their severity (rules/events.py), and the kinds of SETTING_KINDS that
-    `settings` asks for: rows of EVENT_SCHEMA, in the same order. The newest KEPT_DAYS days with the default
-    settings are read from the events kept after the collection when there are some (rules/kept.py)."""
+    `settings` asks for: rows of EVENT_SCHEMA, in the same order. With the default settings, they are read
+    from the events each collection keeps a month at a time when it kept them (rules/kept_events.py)."""
     last = until or dt.date.max
     chosen = None if accounts is None else list(accounts)
     if use_kept and use_summaries and settings == DEFAULT_SETTINGS and since is not None:

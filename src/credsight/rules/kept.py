@@ -1,5 +1,5 @@
 """What each collection keeps beside the store so that the questions asked most read a small table: the
-newest day's findings (findings.keep_findings), the newest month's events (kept_events.py) and the
+newest day's findings (findings.keep_findings), each month's events (kept_events.py) and the
 SSO migration's rollup (people.keep_rollup, with the `[people]` settings of credsight.toml). Called by
 `collect`, `ingest`, `compact`, the demo and the deployed Finish step, after the run's files are written;
 what is kept describes the store as it then is (query/kept.py).
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+
 from credsight.config import section
 from credsight.errors import UserFixable
 from credsight.query import Database
-from credsight.query.kept import has_kept, write_kept
 from credsight.rules.changes import events
 from credsight.rules.events import DEFAULT_SETTINGS
 from credsight.rules.findings import keep_findings
-from credsight.rules.kept_events import KEPT_DAYS, KEPT_KIND, kept_events_key
+from credsight.rules.kept_events import keep_months
 from credsight.rules.matching import people_settings
 from credsight.rules.people import keep_rollup, mapping_lines
 from credsight.store import Store
@@ -42,17 +43,12 @@ def keep_answers(store: Store) -> list[str]:
     return troubles
 
 
-def keep_events(store: Store) -> bool:
-    """Keep the events of the newest KEPT_DAYS days with the default settings; False when the store is empty or
-    holds them already."""
+def keep_events(store: Store) -> list[str]:
+    """Keep the events of each month with the default settings (kept_events.py); the months computed (none when
+    the store is empty or holds them already)."""
     with Database(store) as database:
-        newest = database.newest_snapshot()
-        if newest is None:
-            return False
-        key = kept_events_key(database)
-        if has_kept(database, KEPT_KIND, key, ("events",)):
-            return False
-        since = newest - dt.timedelta(days=KEPT_DAYS - 1)
-        found = events(database, since, None, None, DEFAULT_SETTINGS, use_summaries=True, use_kept=False)
-        write_kept(store, KEPT_KIND, key, {"events": found})
-    return True
+
+        def compute(since: dt.date, until: dt.date) -> pa.Table:
+            return events(database, since, until, None, DEFAULT_SETTINGS, use_summaries=True, use_kept=False)
+
+        return keep_months(database, compute)
