@@ -1,4 +1,5 @@
-"""`credsight compact`: merge each month's parts into one file, then keep the summaries readers use."""
+"""`credsight compact`: merge each month's parts into one file, then keep the summaries readers use; merge the
+runs' outcome files into one."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ def compact(store: StoreOption = DEFAULT_STORE, endpoint_url: EndpointOption = N
     from credsight.rules.summaries import SUMMARY_KINDS
 
     target = open_store(store, endpoint_url)
-    merged, summarised = compact_and_summarise(target, SUMMARY_KINDS)
+    done = compact_and_summarise(target, SUMMARY_KINDS)
     for trouble in keep_answers(target):
         typer.echo(f"warning: {trouble}", err=True)
     typer.echo(
-        (f"merged {merged} parts" if merged else "nothing to compact")
-        + (f"; wrote {summarised} summaries (first-seen dates, changes)" if summarised else "")
+        (f"merged {done.parts} parts" if done.parts else "nothing to compact")
+        + (f"; wrote {done.summaries} summaries (first-seen dates, changes)" if done.summaries else "")
+        + (f"; merged {done.outcomes} outcome files of runs" if done.outcomes else "")
     )

@@ -5,7 +5,7 @@ Spark (EMR, Glue, a laptop's pyspark): `athena_ddl(..., dialect="spark")`.
 Tables are partitioned by `snapshot_month` with partition projection: Athena computes the
 partitions from the month range, no crawler and no MSCK REPAIR. The outcome files of `runs`
 are under run_id=<run id> folders, which cannot be projected; that table is not partitioned
-and reads every outcome file (they are small).
+and reads every outcome file (few: `compact` merges them into one, under runs/compacted/).
 
 Files a compaction replaced may still be there for a moment (the store's readers skip them by
 the compacted file's footer, which Athena cannot read): the views therefore keep one copy of

@@ -201,7 +201,7 @@ def finish_run(store: Store, run_id: str) -> dict[str, Any]:
     from credsight.rules.summaries import SUMMARY_KINDS
 
     recorded = record_unattempted(store, run_id)
-    merged, _summaries = compact_and_summarise(store, SUMMARY_KINDS)
+    merged = compact_and_summarise(store, SUMMARY_KINDS).parts
     troubles = keep_answers(store)
     with Database(store) as database:
         evaluation = evaluate(database)

@@ -8,11 +8,13 @@ rows): the rules define theirs (rules/summaries.py), the store only keeps them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from credsight.query.database import Database
 from credsight.store import Store
 from credsight.store.compaction import compact
 from credsight.store.derived import SummaryKind, place, summaries_of, summary_name
+from credsight.store.outcomes import compact_outcomes
 from credsight.store.schemas import STORED_SCHEMA
 
 
@@ -47,7 +49,13 @@ def summarise(store: Store, kinds: Sequence[SummaryKind]) -> int:
     return written
 
 
-def compact_and_summarise(store: Store, kinds: Sequence[SummaryKind]) -> tuple[int, int]:
-    """Merge each month's parts into one file, then summarise the new files: (parts merged, summaries written)."""
+class Compacted(NamedTuple):
+    parts: int  # month parts merged
+    summaries: int  # summaries written
+    outcomes: int  # outcome files merged
+
+
+def compact_and_summarise(store: Store, kinds: Sequence[SummaryKind]) -> Compacted:
+    """Merge each month's parts into one file, then summarise the new files; merge the runs' outcome files."""
     merged = compact(store)
-    return merged, summarise(store, kinds)
+    return Compacted(merged, summarise(store, kinds), compact_outcomes(store))

@@ -421,10 +421,20 @@ class Store:
                     seqs.append(int(part.group("seq")))
             if info.path.endswith(f"/run_id={run_id}/{info.base_name}") and OUTCOME_NAME.fullmatch(info.base_name):
                 seqs.append(int(info.base_name[len("outcomes-") : -len(".parquet")]))
+        from credsight.store.outcomes import scan_outcomes  # merged outcome files name the batches they hold
+
+        seqs += [seq for run, seq in scan_outcomes(self).batches_held() if run == run_id]
         return max(seqs)
 
     def outcome_files(self) -> list[str]:
-        return sorted(i.path for i in self._list(self.join("runs")) if i.base_name.endswith(".parquet"))
+        """The outcome files readers read (store/outcomes.py: a merged file stands for those it holds)."""
+        from credsight.store.outcomes import outcome_paths, scan_outcomes
+
+        return outcome_paths(self, scan_outcomes(self))
+
+    def files_under(self, directory: str) -> list[pafs.FileInfo]:
+        """Every file under a folder of the store (a recursive listing), hidden ones left out."""
+        return self._list(directory)
 
     def read_files(self, paths: Iterable[str], schema: pa.Schema) -> pa.Table:
         try:
