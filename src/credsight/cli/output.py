@@ -62,7 +62,8 @@ def table_lines(rows: pa.Table, *, headers: str = "as is", widest: int | None = 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from credsight.formats.text import display_values, joined
+    from credsight.formats.joined import joined
+    from credsight.formats.text import display_values
 
     names = [name.replace("_", " ") if headers == "words" else name for name in rows.column_names]
     columns, headings, rules = [], [], []

@@ -69,7 +69,8 @@ def _chain(first: pa.RecordBatch, rest: Iterable[pa.RecordBatch]) -> Iterable[pa
 def write_csv(rows: Rows, stream: IO[str], schema: pa.Schema | None = None) -> None:
     """The rows as CSV with a header line; formulas neutralised. `schema` names the columns when `rows`
     is an empty stream of batches."""
-    from credsight.formats.text import csv_line_array, write_joined
+    from credsight.formats.joined import write_joined
+    from credsight.formats.text import csv_line_array
 
     found, batches = batches_of(rows)
     names = (found or schema or pa.schema([])).names

@@ -17,13 +17,14 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from credsight.formats.joined import Text, write_joined, write_rows
 from credsight.formats.text import (
     JsonRecords,
     Member,
     compact_json,
-    in_parallel,
     json_object,
     json_values,
+    object_text,
     raw_json_field,
 )
 from credsight.report.model import ROOT_USER
@@ -76,10 +77,10 @@ def record_table(findings: pa.Table, rules: Sequence[Rule] = RULES) -> pa.Table:
     the evidence (JSON text), the accepted risk. `findings` carries `evidence_json` (json_pretty's text)."""
     catalogue = {rule.id: rule for rule in rules}
     ids = list(catalogue)
-    index = pc.index_in(findings.column("rule"), pa.array(ids))
+    index = pc.index_in(findings.column("rule").combine_chunks(), pa.array(ids))
 
-    def meta(name: str) -> pa.Array:
-        return pa.array([getattr(catalogue[i], name) for i in ids], pa.string()).take(index)
+    def meta(name: str) -> pa.Array:  # each rule's value once, and each finding's rule: written once a rule
+        return pa.DictionaryArray.from_arrays(index, pa.array([getattr(catalogue[i], name) for i in ids], pa.string()))
 
     reason = findings.column("exception_reason").combine_chunks()
     excepted = pc.fill_null(pc.not_equal(reason, ""), False)
@@ -147,17 +148,25 @@ def write_records(findings: pa.Table, out: IO[str]) -> None:
 # -- OCSF and ASFF: objects built from the record columns, text at the level each value sits --------
 
 
-def _text(value: str, n: int) -> str:
+def _text(value: str) -> str:
     """A constant text, JSON-encoded: the same for every row."""
     return json.dumps(value)
 
 
-def _number(value: int, n: int) -> str:
-    return str(value)
-
-
 def _values(array: pa.Array | pa.ChunkedArray, level: int) -> pa.Array:
     return json_values(array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array, level)
+
+
+def _present_values(array: pa.Array, level: int) -> pa.Array:
+    """The JSON text of each value, null (the key left out) where the value is."""
+    return pc.if_else(pc.is_valid(array), _values(array, level), pa.scalar(None, pa.string()))
+
+
+def _where(mask: pa.Array, text: Callable[[], Text], n: int) -> pa.Array:
+    """text() where `mask` holds, null (the key left out) elsewhere; not made at all if it never holds."""
+    if not pc.any(mask).as_py():
+        return pa.nulls(n, pa.string())
+    return pc.if_else(mask, text().array(n), pa.scalar(None, pa.string()))
 
 
 def _column(records: pa.Table, name: str) -> pa.Array:
@@ -166,6 +175,13 @@ def _column(records: pa.Table, name: str) -> pa.Array:
 
 def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
+
+
+def _first(text: pa.Array, limit: int) -> pa.Array:
+    """Each text's first `limit` characters, as text[:limit] (no pass over them when all are shorter)."""
+    if (pc.max(pc.binary_length(text)).as_py() or 0) <= limit:  # bytes: never fewer than characters
+        return text
+    return pc.utf8_slice_codeunits(text, 0, limit)
 
 
 def _partition(arn: pa.Array) -> pa.Array:
@@ -184,8 +200,11 @@ def _iso_midnight(days: pa.Array) -> pa.Array:
 
 
 def _ids(records: pa.Table) -> pa.Array:
-    keys = zip(*(records.column(n).to_pylist() for n in ("rule", "account_id", "user")), strict=True)
-    return pa.array([finding_id(*key) for key in keys], pa.string())
+    """finding_id() of each record (its key joined by Arrow: hashlib is left as the only work per row)."""
+    parts = [pc.fill_null(records.column(name), "None") for name in ("rule", "account_id", "user")]
+    keys = pc.binary_join_element_wise(*parts, "/").cast(pa.binary()).to_pylist()
+    sha256 = hashlib.sha256
+    return pa.array([sha256(key).hexdigest()[:32] for key in keys], pa.string())
 
 
 def _by_rule(records: pa.Table, value: Mapping[str, str | None]) -> pa.Array:
@@ -202,15 +221,18 @@ def _per_rule(records: pa.Table, field: str, encode: Callable[[pa.Array], pa.Arr
     return encoded.take(pc.index_in(records.column("rule"), pa.array(ids)))
 
 
-def _one_item_list(item: Member, level: int) -> Member:
+def _one_item_list(item: Member, level: int) -> Text:
     """[item] as json writes a one-item list at `level` (the item's text at level + 1)."""
-    opening, closing = "[\n" + " " * (level + 1), "\n" + " " * level + "]"
-    return opening + item + closing if isinstance(item, str) else _join(opening, item, closing)
+    return Text("[\n" + " " * (level + 1), item, "\n" + " " * level + "]")
 
 
 def ocsf_texts(records: pa.Table) -> pa.Array:
     """Each record as an OCSF Detection Finding (class_uid 2004, activity Create), JSON text at level 1."""
-    n = records.num_rows
+    return ocsf_objects(records).array(records.num_rows)
+
+
+def ocsf_objects(records: pa.Table) -> Text:
+    """ocsf_texts(), not yet joined."""
     severity = _column(records, "severity")
     excepted = pc.equal(_column(records, "status"), "excepted")
     user, account = _column(records, "user"), _column(records, "account_id")
@@ -221,15 +243,12 @@ def ocsf_texts(records: pa.Table) -> pa.Array:
     capitalised = pa.array([json.dumps(s.capitalize()) for s in OCSF_SEVERITY], pa.string()).take(
         pc.index_in(severity, names)
     )
-    message = _join(title, ": not so for ", pc.fill_null(user, "None"), " in account ", account)
-    product = json_object(
-        ["name", "vendor_name", "version"],
-        [_text("credsight", n), _text("credsight", n), _text(product_version(), n)],
-        3,
-        length=n,
+    message = _join(title.dictionary_decode(), ": not so for ", pc.fill_null(user, "None"), " in account ", account)
+    product = object_text(
+        ["name", "vendor_name", "version"], [_text("credsight"), _text("credsight"), _text(product_version())], 3
     )
-    metadata = json_object(["version", "product"], [_text(OCSF_VERSION, n), product], 2, length=n)
-    finding_info = json_object(
+    metadata = object_text(["version", "product"], [_text(OCSF_VERSION), product], 2)
+    finding_info = object_text(
         ["uid", "title", "desc", "first_seen_time", "last_seen_time", "types"],
         [
             _values(_ids(records), 3),
@@ -237,34 +256,31 @@ def ocsf_texts(records: pa.Table) -> pa.Array:
             _values(_by_rule(records, {r.id: r.rationale for r in RULES}), 3),
             _values(_millis(first), 3),
             _values(_millis(day), 3),
-            _one_item_list(_text("IAM credential report", n), 3),
+            _one_item_list(_text("IAM credential report"), 3),
         ],
         2,
-        length=n,
     )
     resource_type = pc.if_else(pc.equal(user, ROOT_USER), pa.scalar("AWS::::Account"), pa.scalar("AWS::IAM::User"))
-    resource = json_object(
+    resource = object_text(
         ["uid", "name", "type", "cloud_partition", "region"],
         [
             _values(_column(records, "arn"), 4),
             _values(user, 4),
             _values(resource_type, 4),
             _values(_partition(_column(records, "arn")), 4),
-            _text("global", n),
+            _text("global"),
         ],
         3,
-        length=n,
     )
     account_name = _column(records, "account_name")
     shown_name = pc.if_else(pc.fill_null(pc.equal(account_name, ""), True), account, account_name)
-    cloud_account = json_object(
+    cloud_account = object_text(
         ["uid", "name", "type_id", "type"],
-        [_values(account, 4), _values(shown_name, 4), _number(OCSF_AWS_ACCOUNT, n), _text("AWS Account", n)],
+        [_values(account, 4), _values(shown_name, 4), str(OCSF_AWS_ACCOUNT), _text("AWS Account")],
         3,
-        length=n,
     )
-    cloud = json_object(["provider", "account"], [_text("AWS", n), cloud_account], 2, length=n)
-    unmapped = json_object(
+    cloud = object_text(["provider", "account"], [_text("AWS"), cloud_account], 2)
+    unmapped = object_text(
         ["rule", "evidence", "cis_v1", "cis_v5", "security_hub", "exception"],
         [
             _values(_column(records, "rule"), 3),
@@ -275,17 +291,16 @@ def ocsf_texts(records: pa.Table) -> pa.Array:
             _values(_column(records, "exception"), 3),
         ],
         2,
-        length=n,
     )
-    members = {
-        "activity_id": _number(1, n),
-        "activity_name": _text("Create", n),
-        "category_uid": _number(2, n),
-        "category_name": _text("Findings", n),
-        "class_uid": _number(2004, n),
-        "class_name": _text("Detection Finding", n),
-        "type_uid": _number(200401, n),
-        "type_name": _text("Detection Finding: Create", n),
+    members: dict[str, Member] = {
+        "activity_id": "1",
+        "activity_name": _text("Create"),
+        "category_uid": "2",
+        "category_name": _text("Findings"),
+        "class_uid": "2004",
+        "class_name": _text("Detection Finding"),
+        "type_uid": "200401",
+        "type_name": _text("Detection Finding: Create"),
         "severity_id": severity_id,
         "severity": capitalised,
         "status_id": pc.if_else(excepted, pa.scalar("3"), pa.scalar("1")),
@@ -299,11 +314,16 @@ def ocsf_texts(records: pa.Table) -> pa.Array:
         "remediation": _per_rule(records, "remediation", lambda text: json_object(["desc"], [_values(text, 3)], 2)),
         "unmapped": unmapped,
     }
-    return json_object(list(members), list(members.values()), 1, length=n)
+    return object_text(list(members), list(members.values()), 1)
 
 
 def asff_texts(records: pa.Table, region: str) -> pa.Array:
     """Each record as an AWS Security Finding (what Security Hub's BatchImportFindings takes), at level 1."""
+    return asff_objects(records, region).array(records.num_rows)
+
+
+def asff_objects(records: pa.Table, region: str) -> Text:
+    """asff_texts(), not yet joined."""
     n = records.num_rows
     account, user, arn = _column(records, "account_id"), _column(records, "user"), _column(records, "arn")
     day, first = _column(records, "snapshot_date"), _column(records, "first_seen")
@@ -322,91 +342,81 @@ def asff_texts(records: pa.Table, region: str) -> pa.Array:
     related = _join("[\n    ", pc.replace_substring(listed, "\n", ",\n    "), "\n   ]")
     evidence = pc.fill_null(compact_json(_column(records, "evidence")), "null")
     exception = _column(records, "exception")
-    note_text = _join("accepted risk until ", _iso_date(exception.field("expires")), ": ", exception.field("reason"))
-    note = json_object(
-        ["Text", "UpdatedBy", "UpdatedAt"],
-        [
-            _values(pc.utf8_slice_codeunits(note_text, 0, 512), 3),
-            _values(pc.utf8_slice_codeunits(exception.field("owner"), 0, 512), 3),
-            _values(_iso_midnight(day), 3),
-        ],
-        2,
-        length=n,
-    )
     excepted = pc.is_valid(exception)
-    hub = _by_rule(records, {r.id: r.security_hub for r in RULES})
-    members = {
-        "SchemaVersion": _text(ASFF_SCHEMA_VERSION, n),
+
+    def note() -> Text:
+        expires, reason = _iso_date(exception.field("expires")), exception.field("reason")
+        return object_text(
+            ["Text", "UpdatedBy", "UpdatedAt"],
+            [
+                _values(_first(_join("accepted risk until ", expires, ": ", reason), 512), 3),
+                _values(_first(exception.field("owner"), 512), 3),
+                _values(_iso_midnight(day), 3),
+            ],
+            2,
+        )
+
+    members: dict[str, Member] = {
+        "SchemaVersion": _text(ASFF_SCHEMA_VERSION),
         "Id": _values(_join("credsight/", _ids(records)), 2),
         "ProductArn": _values(
             _join("arn:", partition, f":securityhub:{region}:", account, ":product/", account, "/default"), 2
         ),
         "GeneratorId": _values(_join("credsight/", _column(records, "rule")), 2),
         "AwsAccountId": _values(account, 2),
-        "Types": _one_item_list(_text(ASFF_TYPE, n), 2),
+        "Types": _one_item_list(_text(ASFF_TYPE), 2),
         "FirstObservedAt": first_at,
         "LastObservedAt": day_at,
         "CreatedAt": first_at,
         "UpdatedAt": day_at,
-        "Severity": json_object(
-            ["Label", "Original"], [_values(pc.utf8_upper(severity), 3), _values(severity, 3)], 2, length=n
-        ),
-        "Title": _per_rule(records, "title", lambda title: _values(pc.utf8_slice_codeunits(title, 0, 256), 2)),
+        "Severity": object_text(["Label", "Original"], [_values(pc.utf8_upper(severity), 3), _values(severity, 3)], 2),
+        "Title": _per_rule(records, "title", lambda title: _values(_first(title, 256), 2)),
         "Description": _values(
-            pc.utf8_slice_codeunits(
-                _join(_by_rule(records, {r.id: r.rationale for r in RULES}), " User: ", user, "."), 0, 1024
-            ),
-            2,
+            _first(_join(_by_rule(records, {r.id: r.rationale for r in RULES}), " User: ", user, "."), 1024), 2
         ),
-        "Remediation": json_object(
+        "Remediation": object_text(
             ["Recommendation"],
             [
                 _per_rule(
                     records,
                     "remediation",
-                    lambda text: json_object(["Text"], [_values(pc.utf8_slice_codeunits(text, 0, 512), 4)], 3),
+                    lambda text: json_object(["Text"], [_values(_first(text, 512), 4)], 3),
                 )
             ],
             2,
-            length=n,
         ),
-        "ProductFields": json_object(
+        "ProductFields": object_text(
             ["credsight/rule", "credsight/evidence", "credsight/security_hub_control"],
             [
                 _values(_column(records, "rule"), 3),
-                _values(pc.utf8_slice_codeunits(evidence, 0, 4096), 3),
-                pc.if_else(pc.is_valid(hub), _values(hub, 3), pa.scalar(None, pa.string())),
+                _values(_first(evidence, 4096), 3),
+                _present_values(_by_rule(records, {r.id: r.security_hub for r in RULES}), 3),
             ],
             2,
-            length=n,
         ),
         "Resources": _one_item_list(
-            json_object(
+            object_text(
                 ["Type", "Id", "Partition", "Region"],
                 [
                     _values(pc.if_else(pc.equal(user, ROOT_USER), pa.scalar("AwsAccount"), pa.scalar("AwsIamUser")), 4),
                     _values(arn, 4),
                     _values(partition, 4),
-                    _text(region, n),
+                    _text(region),
                 ],
                 3,
-                length=n,
             ),
             2,
         ),
-        "Compliance": json_object(
+        "Compliance": object_text(
             ["Status", "RelatedRequirements"],
-            [_text("FAILED", n), pc.if_else(pc.is_valid(listed), related, pa.scalar(None, pa.string()))],
+            [_text("FAILED"), pc.if_else(pc.is_valid(listed), related, pa.scalar(None, pa.string()))],
             2,
-            length=n,
         ),
-        "Workflow": json_object(
-            ["Status"], [pc.if_else(excepted, pa.scalar('"SUPPRESSED"'), pa.scalar('"NEW"'))], 2, length=n
-        ),
-        "RecordState": _text("ACTIVE", n),
-        "Note": pc.if_else(excepted, note, pa.scalar(None, pa.string())),
+        "Workflow": object_text(["Status"], [pc.if_else(excepted, pa.scalar('"SUPPRESSED"'), pa.scalar('"NEW"'))], 2),
+        "RecordState": _text("ACTIVE"),
+        "Note": _where(excepted, note, n),
     }
-    return json_object(list(members), list(members.values()), 1, length=n)
+    return object_text(list(members), list(members.values()), 1)
 
 
 def _iso_date(days: pa.Array) -> pa.Array:
@@ -416,18 +426,25 @@ def _iso_date(days: pa.Array) -> pa.Array:
 
 def write_ocsf(findings: pa.Table, out: IO[str]) -> None:
     """`findings --format ocsf`: one JSON array of OCSF Detection Findings."""
-    write_texts(in_parallel(record_table(findings), ocsf_texts), out)
+    write_objects(record_table(findings), ocsf_objects, out)
 
 
 def write_asff(findings: pa.Table, out: IO[str], region: str) -> None:
     """`findings --format asff`: one JSON array of AWS Security Findings (BatchImportFindings)."""
-    write_texts(in_parallel(record_table(findings), lambda records: asff_texts(records, region)), out)
+    write_objects(record_table(findings), lambda records: asff_objects(records, region), out)
+
+
+def write_objects(records: pa.Table, objects: Callable[[pa.Table], Text], out: IO[str]) -> None:
+    """objects() of the records (written at level 1) as one JSON array, made and written a slice at a time."""
+    if records.num_rows:
+        write_rows(out, records, objects, ",\n ", lead="[\n ")
+        out.write("\n]\n")
+    else:
+        out.write("[]\n")
 
 
 def write_texts(texts: pa.Array, out: IO[str]) -> None:
     """Objects already written at level 1, as one JSON array (json.dump(list, indent=1))."""
-    from credsight.formats.text import write_joined
-
     if len(texts):
         write_joined(out, texts, ",\n ", before="[\n ", after="\n]\n")
     else:

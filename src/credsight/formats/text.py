@@ -13,20 +13,16 @@ members at L+1, its closing bracket at L.
 
 from __future__ import annotations
 
-import codecs
 import json
-import os
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeGuard
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from credsight.formats.exports import FORMULA_START, csv_text, plain
-
-PRINTABLE = r"^[\x20-\x7e]*$"
-
+from credsight.formats.joined import Piece, Text, in_parallel, joined, write_rows
 
 # A field with one of these is quoted. A carriage return too, although Python 3.11's csv.writer leaves it bare:
 # a spreadsheet breaks the row there, and the rest of the value would start a line of its own, unneutralised.
@@ -58,10 +54,32 @@ def by_python(array: pa.Array, mask: pa.Array, encode: Callable[[Any], str], tex
 def json_string(array: pa.Array) -> pa.Array:
     """Each string as a JSON string (ensure_ascii, like json.dumps); null stays null."""
     array = array.cast(pa.string())
-    escaped = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
+    offsets, data = _bytes(array)
+    escaped = array
+    if (data == ord("\\")).any():  # backslashes first: escaping the quotes adds some
+        escaped = pc.replace_substring(escaped, "\\", "\\\\")
+    if (data == ord('"')).any():
+        escaped = pc.replace_substring(escaped, '"', '\\"')
     quoted = pc.binary_join_element_wise('"', escaped, '"', "")
-    unusual = pc.invert(pc.match_substring_regex(array, PRINTABLE))
+    unusual = _rows_holding(array, offsets, (data < 0x20) | (data > 0x7E))  # not printable ASCII
     return by_python(array, unusual, json.dumps, quoted)
+
+
+def _bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A string array's offsets (one a value, and one more), and the bytes of all its values: numpy's
+    passes over them are many times cheaper than a regular expression's or a substring search's."""
+    if not len(array):
+        return np.zeros(1, np.int32), np.zeros(0, np.uint8)
+    array = array.cast(pa.string())
+    offsets = np.frombuffer(array.buffers()[1], np.int32)[array.offset : array.offset + len(array) + 1]
+    return offsets, np.frombuffer(array.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+
+
+def _rows_holding(array: pa.Array, offsets: np.ndarray, found: np.ndarray) -> pa.Array:
+    """Whether each string holds one of the bytes `found` marks (a mask over _bytes()); null: false."""
+    rows = np.zeros(len(array), dtype=bool)
+    rows[np.searchsorted(offsets, np.flatnonzero(found) + offsets[0], side="right") - 1] = True
+    return pc.and_(pa.array(rows), pc.is_valid(array))
 
 
 def _indent(level: int) -> str:
@@ -69,6 +87,8 @@ def _indent(level: int) -> str:
 
 
 def _or_null(array: pa.Array, text: pa.Array) -> pa.Array:
+    if not array.null_count:
+        return text
     return pc.if_else(pc.is_valid(array), text, pa.scalar("null"))
 
 
@@ -124,18 +144,19 @@ def _scalar_text(array: pa.Array) -> tuple[pa.Array, bool] | None:
 
 
 REPEATED = 4  # a column holding each value this many times on average is written through its distinct values
+SAMPLE = 1024  # values looked at to tell (counting every distinct value costs as much as the writing)
 
 
 def json_values(array: pa.Array, level: int, raw: bool = False) -> pa.Array:
     """The JSON text of each value at indentation `level`, as json.dump(indent=1) writes plain(value)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    if _scalar_kind(array.type) and len(array) > 1024 and not pa.types.is_dictionary(array.type):
-        distinct = pc.count_distinct(array, mode="all").as_py()
-        if distinct * REPEATED < len(array):  # a rule's title, a snapshot date: each distinct value once
-            encoded = pc.dictionary_encode(array)
-            texts = json_values(encoded.dictionary, level, raw=raw)
-            return _or_null(array, texts.take(encoded.indices))
+    if pa.types.is_dictionary(array.type):  # each distinct value written once
+        return _or_null(array, json_values(array.dictionary, level, raw=raw).take(array.indices))
+    if _scalar_kind(array.type) and len(array) > SAMPLE:
+        sample = array.take(np.arange(0, len(array), len(array) // SAMPLE))  # spread over the rows
+        if pc.count_distinct(sample, mode="all").as_py() * REPEATED < len(sample):  # a rule's title, a date
+            return json_values(pc.dictionary_encode(array), level, raw=raw)
     if raw:
         return _raw_json(array, level)
     scalar = _scalar_text(array)
@@ -167,41 +188,43 @@ def _is_raw(field: pa.Field) -> bool:
     return bool(field.metadata and field.metadata.get(RAW_JSON))
 
 
-Member: TypeAlias = "pa.Array | pa.ChunkedArray | str"  # a column of JSON texts, or one JSON text for every row
+Member: TypeAlias = Piece  # a column of JSON texts, one JSON text for every row, or texts not yet joined
 
 
 def json_object(names: Sequence[str], members: Sequence[Member], level: int, length: int | None = None) -> pa.Array:
-    """Objects of the given keys and member texts (each at level+1), written at `level`.
+    """object_text(), joined (`length` rows, for objects whose members are all constants)."""
+    return object_text(names, members, level).array(length or 0)
+
+
+def object_text(names: Sequence[str], members: Sequence[Member], level: int) -> Text:
+    """Objects of the given keys and member texts (each at level+1), written at `level`, not yet joined.
 
     A member may be one text for every row (a constant). A member that is null in a row (not the text
     "null": a missing value) leaves its key out of that row, for objects whose keys vary by row (an ASFF
     finding's optional Note, say).
     """
-    arrays = [member for member in members if not isinstance(member, str)]
-    length = len(arrays[0]) if arrays else (length or 0)
     if not names:
-        return pa.array(["{}"] * length, pa.string())
+        return Text("{}")
     keys = [json.dumps(name) + ": " for name in names]
     separator = "," + _indent(level + 1)
     opening, closing = "{" + _indent(level + 1), _indent(level) + "}"
-    if all(isinstance(member, str) or member.null_count == 0 for member in members):
-        # One pass: literal text (keys, separators, constant members) between the columns of texts.
-        pieces: list[Any] = []
-        literal = opening
-        for number, (key, member) in enumerate(zip(keys, members, strict=True)):
-            literal += (separator if number else "") + key
-            if isinstance(member, str):
-                literal += member
-            else:
-                pieces += [literal, member]
-                literal = ""
-        pieces.append(literal + closing)
-        if len(pieces) == 1:
-            return pa.array([pieces[0]] * length, pa.string())
-        return pc.binary_join_element_wise(*pieces, "")
-    parts = [pc.binary_join_element_wise(key, member, "") for key, member in zip(keys, members, strict=True)]
-    body = _join_present(parts, separator)
-    return pc.binary_join_element_wise(opening, body, closing, "")
+    if _nullable(members[0]):  # which key comes first varies by row
+        rows = len(members[0])
+        parts = [
+            pc.binary_join_element_wise(key, Text(m).array(rows), "") for key, m in zip(keys, members, strict=True)
+        ]
+        return Text(opening, _join_present(parts, separator), closing)
+    pieces: list[Piece] = [opening + keys[0], members[0]]
+    for key, member in zip(keys[1:], members[1:], strict=True):
+        if _nullable(member):  # the separator and key where the member is, nothing where it is not
+            pieces.append(pc.fill_null(pc.binary_join_element_wise(separator + key, member, ""), ""))
+        else:
+            pieces += [separator + key, member]
+    return Text(*pieces, closing)
+
+
+def _nullable(member: Member) -> TypeGuard[pa.Array | pa.ChunkedArray]:
+    return isinstance(member, pa.Array | pa.ChunkedArray) and member.null_count > 0
 
 
 def _join_present(parts: Sequence[pa.Array], separator: str) -> pa.Array:
@@ -232,85 +255,52 @@ def _json_pairs(pairs: pa.StructArray, level: int) -> pa.Array:
 
 
 def _raw_json(array: pa.Array, level: int) -> pa.Array:
-    """json_pretty's text (4 spaces an indent, from level 0) re-indented as json.dump(indent=1) at `level`."""
+    """json_pretty's text (4 spaces an indent, from level 0) re-indented as json.dump(indent=1) at `level`.
+    (A line break in json_pretty's text is always one of its own: one inside a string is escaped.)"""
     text = array.cast(pa.string())
-    usual = _usual_json(text)
-    depth = 1
-    while pc.any(pc.match_substring(text, _indent(4 * depth))).as_py():
-        depth += 1
-    for deep in range(depth, 0, -1):  # deepest first: a shallower pattern would match their start
+    unusual = _unusual_json(text)
+    for deep in range(_depth(text), 0, -1):  # deepest first: a shallower pattern would match their start
         text = pc.replace_substring(text, _indent(4 * deep), "\n" + "\x00" * deep)
     text = pc.replace_substring(pc.replace_substring(text, "\n", _indent(level)), "\x00", " ")
-    text = by_python(array, pc.invert(usual), lambda v: _json_dumps(json.loads(v), level), text)
+    text = by_python(array, unusual, lambda v: _json_dumps(json.loads(v), level), text)
     return _or_null(array, text)
 
 
 def compact_json(pretty: pa.Array) -> pa.Array:
     """json_pretty's text as json.dumps(value) writes it: one line, ', ' and ': ' between members."""
-    text = pc.replace_substring_regex(pretty, r",\n *", ", ")
-    text = pc.replace_substring_regex(text, r"([\[{])\n *", r"\1")
-    text = pc.replace_substring_regex(text, r"\n *([\]}])", r"\1")
-    return by_python(pretty, pc.invert(_usual_json(pretty)), lambda v: json.dumps(json.loads(v)), text)
+    text = pretty.cast(pa.string())
+    unusual = _unusual_json(text)
+    for deep in range(_depth(text), 0, -1):  # deepest first, as in _raw_json
+        text = pc.replace_substring(text, _indent(4 * deep), "\n")
+    text = pc.replace_substring(pc.replace_substring(text, ",\n", ", "), "\n", "")
+    return by_python(pretty, unusual, lambda v: json.dumps(json.loads(v)), text)
 
 
-def _usual_json(text: pa.Array) -> pa.Array:
-    """Whether json_pretty's text needs no escape Python would write otherwise (printable ASCII, no backslash)."""
-    usual = pc.and_(pc.match_substring_regex(text, r"^[\x20-\x7e\n]*$"), pc.invert(pc.match_substring(text, "\\")))
-    return pc.fill_null(usual, True)
+def _depth(pretty: pa.Array) -> int:
+    """How deep json_pretty's text nests: its deepest line's indent, in steps of 4 spaces."""
+    _offsets, data = _bytes(pretty)
+    lines = np.flatnonzero(data == 0x0A) + 1  # where each line after the first starts
+    depth = 0
+    while True:
+        lines = lines[lines + 4 * depth < len(data)]
+        lines = lines[data[lines + 4 * depth] == 0x20]  # indented deeper than that (no value starts with a space)
+        if not len(lines):
+            return depth
+        depth += 1
 
 
-def joined(lines: pa.Array, separator: str) -> str:
-    """Every string of the array joined by `separator`, in one Arrow call (no Python string per row)."""
-    if not len(lines):
-        return ""
-    return str(_joined(lines, separator).as_py())
+def _unusual_json(text: pa.Array) -> pa.Array:
+    """Whether json_pretty's text may hold an escape Python would write otherwise (anything but printable
+    ASCII and line breaks, or a backslash)."""
+    offsets, data = _bytes(text)
+    return _rows_holding(text, offsets, ((data < 0x20) & (data != 0x0A)) | (data > 0x7E) | (data == 0x5C))
 
 
-def write_joined(out: Any, lines: pa.Array, separator: str, before: str = "", after: str = "") -> None:
-    """Write `before`, joined(lines, separator), then `after` to the text stream `out`: the joined bytes go
-    straight to its binary buffer when it has one and writes UTF-8 (no Python string of hundreds of MB to
-    decode and encode again)."""
-    out.write(before)
-    if len(lines):
-        text = _joined(lines, separator)
-        buffer = getattr(out, "buffer", None)
-        if buffer is not None and codecs.lookup(getattr(out, "encoding", None) or "ascii").name == "utf-8":
-            out.flush()
-            buffer.write(memoryview(text.as_buffer()))
-        else:
-            out.write(str(text.as_py()))
-    out.write(after)
-
-
-def _joined(lines: pa.Array, separator: str) -> pa.LargeStringScalar:
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks()
-    whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines.cast(pa.large_string()))
-    found: pa.LargeStringScalar = pc.binary_join(whole, pa.scalar(separator, pa.large_string()))[0]
-    return found
-
-
-def records_text(batch: pa.RecordBatch | pa.Table) -> pa.Array:
-    """Each row as a JSON object at level 1 (an item of the top-level array)."""
+def records_text(batch: pa.RecordBatch | pa.Table) -> Text:
+    """Each row as a JSON object at level 1 (an item of the top-level array), not yet joined."""
     fields = list(batch.schema)
     members = [json_values(batch.column(i), 2, raw=_is_raw(field)) for i, field in enumerate(fields)]
-    return json_object([field.name for field in fields], members, 1, length=batch.num_rows)
-
-
-PARALLEL_ROWS = 16_384  # rows a thread turns into text at a time (Arrow compute lets go of the GIL)
-
-
-def in_parallel(rows: pa.RecordBatch | pa.Table, text: Callable[[pa.Table], pa.Array]) -> pa.Array:
-    """text(rows), computed a slice at a time on every core, in order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    table = pa.Table.from_batches([rows]) if isinstance(rows, pa.RecordBatch) else rows
-    if table.num_rows <= PARALLEL_ROWS:
-        return text(table)
-    slices = [table.slice(start, PARALLEL_ROWS) for start in range(0, table.num_rows, PARALLEL_ROWS)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        parts = list(pool.map(text, slices))
-    return pa.concat_arrays([part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part for part in parts])
+    return object_text([field.name for field in fields], members, 1)
 
 
 class JsonRecords:
@@ -323,8 +313,7 @@ class JsonRecords:
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_rows == 0:
             return
-        texts = in_parallel(batch, records_text)
-        write_joined(self.out, texts, ",\n ", before=",\n " if self.started else "[\n ")
+        write_rows(self.out, batch, records_text, ",\n ", lead=",\n " if self.started else "[\n ")
         self.started = True
 
     def close(self) -> None:
