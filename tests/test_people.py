@@ -466,3 +466,21 @@ def test_a_burn_down_told_every_few_days_agrees_with_the_daily_one_on_those_days
     assert sorted({d for d, _ in told}) == [day(0), day(3), day(6)]  # counted back from the end
     assert {k: v for k, v in every.items() if k[0] in (day(0), day(3), day(6))} == told
     assert [told[day(n), "removed"] for n in (0, 3, 6)] == [0, 1, 1]
+
+
+def test_a_machine_user_a_mapping_line_makes_a_persons_is_not_counted_as_a_machine(tmp_path: Path) -> None:
+    from credsight.rules.matching import MappingLine
+
+    ops = Person("ops@example.com", ("ops@example.com",))
+    rows = [machine("deployer"), machine("builder"), console("ops", used=at(0, 1))]
+    store = build(tmp_path, {0: {ACCOUNT: rows}}, {0: Center([ops], assigned=[(ACCOUNT, "USER", ops.user_name)])})
+    lines = [MappingLine(ACCOUNT, "deployer", ops.user_name, 1)]
+    with Database(store) as database:  # (one People a Database: each creates the `people` view over it)
+        assert open_people(database, PeopleSettings()).machines(day(0)) == 2
+    with Database(store) as database:
+        mapped = open_people(database, PeopleSettings(), lines, "mapping.csv")
+        states = mapped.states(day(0))
+        assert mapped.machines(day(0)) == mapped.machines(day(0), None, states) == 1
+        assert ("deployer", "machine") in zip(
+            states.column("user").to_pylist(), states.column("user_class").to_pylist(), strict=True
+        )

@@ -109,11 +109,11 @@ def run_migration(
     with Database(store) as database:
         accounts = database.scope(request.accounts, request.ou)
         people = open_people(database, settings, lines, source)
-        states = people.states(request.date, accounts)
+        every = states = people.states(request.date, accounts)
         if request.states:
             states = states.filter(pc.is_in(states.column("state"), pa.array(list(request.states), pa.string())))
         summary = people.summary(states) if request.format is TableFormat.table else None
-        machines = people.machines(request.date, accounts) if request.format is TableFormat.table else 0
+        machines = people.machines(request.date, accounts, every) if request.format is TableFormat.table else 0
     for absent in people.absent:
         print(f"warning: {absent}; the IAM users it maps have no person", file=err)
     rows = states.select(list(COLUMNS))

@@ -213,7 +213,7 @@ def migration_section(
     return {
         "states": [(state, counts.get(state, 0)) for state in STATES],
         "left": sum(n for state, n in counts.items() if state not in MIGRATED),
-        "machines": people.machines(date, accounts),
+        "machines": people.machines(date, accounts, states),
         "projection": describe(people.projection(burn)),
         "figure": figures.by_state(days, per_state, f"People's IAM users by state, the last {MIGRATION_DAYS} days"),
     }

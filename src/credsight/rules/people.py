@@ -158,8 +158,11 @@ class People:
                    FROM day_states GROUP BY ALL ORDER BY ou_path, state"""
             ).table
 
-    def machines(self, day: dt.date | None = None, accounts: Sequence[str] | None = None) -> int:
-        """Machine users (keys only) in the snapshots as of `day` that no mapping line makes a person's."""
+    def machines(
+        self, day: dt.date | None = None, accounts: Sequence[str] | None = None, states: pa.Table | None = None
+    ) -> int:
+        """Machine users (keys only) in the snapshots as of `day` that no mapping line makes a person's
+        (`states`: self.states(day, accounts), when the caller has it already)."""
         day, _start = self._snapshot_range(day, accounts)
         found = self.database.sql(
             """SELECT count(*) AS n FROM reports AS r
@@ -167,7 +170,10 @@ class People:
                WHERE r.user_class = 'machine'""",
             {"to": day, "accounts": _listed(accounts)},
         ).first()
-        mapped = self.states(day, accounts).column("user_class").to_pylist().count("machine") if self.mapped else 0
+        mapped = 0
+        if self.mapped:  # machine users a mapping line makes a person's are among the states
+            classes = (states if states is not None else self.states(day, accounts)).column("user_class")
+            mapped = int(pc.sum(pc.equal(classes, "machine")).as_py() or 0)
         return (int(found["n"]) if found else 0) - mapped
 
     def worklist(self, state: str, day: dt.date | None = None, accounts: Sequence[str] | None = None) -> pa.Table:

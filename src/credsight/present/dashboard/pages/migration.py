@@ -9,6 +9,7 @@ human IAM users (a console password) over time.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from credsight.errors import PeopleError
+from credsight.errors import PeopleError, UserFixable
 from credsight.present import figures, questions
 from credsight.present.dashboard.filters import parse, query_string
 from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, small_table
@@ -90,6 +91,10 @@ def page(settings: PeopleSettings | None = None) -> Page:
                 found = open_people(view.database, chosen, lines, source)
             except PeopleError:  # no Identity Center snapshot yet: the page says so
                 return None
+            if found.days and found.rollup is not None:
+                # The newest day reads the rollup; another date needs the timeline: built now, beside the
+                # first draw, so that the first change of date finds it.
+                threading.Thread(target=_build_timeline, args=(found,), name="people timeline", daemon=True).start()
             return found if found.days else None
 
         kept: People | None = view.keep(("people",), opened)
@@ -129,9 +134,10 @@ def page(settings: PeopleSettings | None = None) -> Page:
                     className="cards",
                 ),
             ]
-        counts = _by_state(states(view))
+        day_states = states(view)
+        counts = _by_state(day_states)
         left = sum(n for state, n in counts.items() if state not in MIGRATED)  # dual use and ready are migrated
-        machines = found.machines(view.date, view.accounts)
+        machines = found.machines(view.date, view.accounts, day_states)
         return [
             html.H1(f"SSO migration on {view.date} (UTC)"),
             html.Div(
@@ -229,6 +235,13 @@ def page(settings: PeopleSettings | None = None) -> Page:
             Block("migration-person", person),
         ],
     )
+
+
+def _build_timeline(people: People) -> None:
+    try:
+        people.timeline()
+    except UserFixable:  # (a bad [people] setting or mapping: the question that needs it says so)
+        return
 
 
 def _accounts(view: View) -> tuple[str, ...] | None:
