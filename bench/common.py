@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import math
 import os
@@ -158,6 +159,7 @@ def quiet_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CREDSIGHT_")}
 
 
+@functools.cache
 def compiled() -> None:
     """Compile credsight's modules to bytecode where they are not yet, as `pip install` does for an installed
     package: this checkout's is editable, and a machine may set PYTHONDONTWRITEBYTECODE (these sandboxes do),

@@ -17,6 +17,7 @@ import pytest
 from credsight.demo import DemoOrganization
 from credsight.demo.store import build_demo_store
 from credsight.formats import findings as formats
+from credsight.formats import joined
 from credsight.query import Database
 from credsight.rules.catalogue import RULES
 from credsight.rules.exceptions import AcceptedRisk
@@ -74,28 +75,32 @@ def test_json_records(findings: pa.Table) -> None:
     assert formats.records(findings) == by_records(findings)
 
 
-def test_ocsf(findings: pa.Table) -> None:
+@pytest.fixture(params=[16_384, 7], ids=["one slice", "slices of 7 rows"])
+def slices(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The rows a thread writes at a time: all the demo's at once, or a few (the writer's joins between slices)."""
+    monkeypatch.setattr(joined, "PARALLEL_ROWS", request.param)
+    return int(request.param)
+
+
+def test_ocsf(findings: pa.Table, slices: int) -> None:
     out = io.StringIO()
-    formats.write_texts(formats.ocsf_texts(formats.record_table(findings)), out)
+    formats.write_ocsf(findings, out)
     assert out.getvalue() == dumped([reference.ocsf(r, RULE_OF[str(r["rule"])]) for r in by_records(findings)])
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
-def test_asff(findings: pa.Table, region: str) -> None:
+def test_asff(findings: pa.Table, region: str, slices: int) -> None:
     out = io.StringIO()
-    formats.write_texts(formats.asff_texts(formats.record_table(findings), region), out)
+    formats.write_asff(findings, out, region)
     expected = [reference.asff(r, RULE_OF[str(r["rule"])], region) for r in by_records(findings)]
     assert out.getvalue() == dumped(expected)
 
 
 def test_no_findings_is_an_empty_array(findings: pa.Table) -> None:
     empty = findings.slice(0, 0)
-    for texts in (
-        formats.ocsf_texts(formats.record_table(empty)),
-        formats.asff_texts(formats.record_table(empty), "x"),
-    ):
+    for write in (formats.write_ocsf, lambda rows, out: formats.write_asff(rows, out, "x")):
         out = io.StringIO()
-        formats.write_texts(texts, out)
+        write(empty, out)
         assert out.getvalue() == "[]\n"
     out = io.StringIO()
     formats.write_records(empty, out)

@@ -17,7 +17,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credsight.formats.joined import Text, write_joined, write_rows
+from credsight.formats.joined import Text, write_rows
 from credsight.formats.text import (
     JsonRecords,
     Member,
@@ -226,13 +226,9 @@ def _one_item_list(item: Member, level: int) -> Text:
     return Text("[\n" + " " * (level + 1), item, "\n" + " " * level + "]")
 
 
-def ocsf_texts(records: pa.Table) -> pa.Array:
-    """Each record as an OCSF Detection Finding (class_uid 2004, activity Create), JSON text at level 1."""
-    return ocsf_objects(records).array(records.num_rows)
-
-
 def ocsf_objects(records: pa.Table) -> Text:
-    """ocsf_texts(), not yet joined."""
+    """Each record as an OCSF Detection Finding (class_uid 2004, activity Create), JSON text at level 1, not
+    yet joined."""
     severity = _column(records, "severity")
     excepted = pc.equal(_column(records, "status"), "excepted")
     user, account = _column(records, "user"), _column(records, "account_id")
@@ -317,13 +313,9 @@ def ocsf_objects(records: pa.Table) -> Text:
     return object_text(list(members), list(members.values()), 1)
 
 
-def asff_texts(records: pa.Table, region: str) -> pa.Array:
-    """Each record as an AWS Security Finding (what Security Hub's BatchImportFindings takes), at level 1."""
-    return asff_objects(records, region).array(records.num_rows)
-
-
 def asff_objects(records: pa.Table, region: str) -> Text:
-    """asff_texts(), not yet joined."""
+    """Each record as an AWS Security Finding (what Security Hub's BatchImportFindings takes), at level 1, not
+    yet joined."""
     n = records.num_rows
     account, user, arn = _column(records, "account_id"), _column(records, "user"), _column(records, "arn")
     day, first = _column(records, "snapshot_date"), _column(records, "first_seen")
@@ -439,13 +431,5 @@ def write_objects(records: pa.Table, objects: Callable[[pa.Table], Text], out: I
     if records.num_rows:
         write_rows(out, records, objects, ",\n ", lead="[\n ")
         out.write("\n]\n")
-    else:
-        out.write("[]\n")
-
-
-def write_texts(texts: pa.Array, out: IO[str]) -> None:
-    """Objects already written at level 1, as one JSON array (json.dump(list, indent=1))."""
-    if len(texts):
-        write_joined(out, texts, ",\n ", before="[\n ", after="\n]\n")
     else:
         out.write("[]\n")

@@ -93,13 +93,20 @@ def _array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
 
 
+def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A string array's offsets (one a value, and one more) and the bytes of all its values, as its buffers
+    hold them (no copy; nulls are empty): numpy's passes over them are many times cheaper than a regular
+    expression's or a substring search's."""
+    if not len(array):
+        return np.zeros(1, np.int32), np.zeros(0, np.uint8)
+    array = array.cast(pa.string())
+    offsets = np.frombuffer(array.buffers()[1], np.int32)[array.offset : array.offset + len(array) + 1]
+    return offsets, np.frombuffer(array.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+
+
 def values_bytes(texts: pa.Array) -> memoryview:
     """Every value of a string array one after another, as its buffer holds them (no copy; nulls are empty)."""
-    if not len(texts):
-        return memoryview(b"")
-    offsets = np.frombuffer(texts.buffers()[1], np.int32)[texts.offset : texts.offset + len(texts) + 1]
-    data = texts.buffers()[2]
-    return memoryview(data if data is not None else b"")[int(offsets[0]) : int(offsets[-1])]
+    return string_buffers(texts)[1].data
 
 
 def write_bytes(out: Any, data: memoryview) -> None:

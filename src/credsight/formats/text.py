@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from credsight.formats.exports import FORMULA_START, csv_text, plain
-from credsight.formats.joined import Piece, Text, in_parallel, joined, write_rows
+from credsight.formats.joined import Piece, Text, in_parallel, joined, string_buffers, write_rows
 
 # A field with one of these is quoted. A carriage return too, although Python 3.11's csv.writer leaves it bare:
 # a spreadsheet breaks the row there, and the rest of the value would start a line of its own, unneutralised.
@@ -54,7 +54,7 @@ def by_python(array: pa.Array, mask: pa.Array, encode: Callable[[Any], str], tex
 def json_string(array: pa.Array) -> pa.Array:
     """Each string as a JSON string (ensure_ascii, like json.dumps); null stays null."""
     array = array.cast(pa.string())
-    offsets, data = _bytes(array)
+    offsets, data = string_buffers(array)
     escaped = array
     if (data == ord("\\")).any():  # backslashes first: escaping the quotes adds some
         escaped = pc.replace_substring(escaped, "\\", "\\\\")
@@ -65,18 +65,8 @@ def json_string(array: pa.Array) -> pa.Array:
     return by_python(array, unusual, json.dumps, quoted)
 
 
-def _bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A string array's offsets (one a value, and one more), and the bytes of all its values: numpy's
-    passes over them are many times cheaper than a regular expression's or a substring search's."""
-    if not len(array):
-        return np.zeros(1, np.int32), np.zeros(0, np.uint8)
-    array = array.cast(pa.string())
-    offsets = np.frombuffer(array.buffers()[1], np.int32)[array.offset : array.offset + len(array) + 1]
-    return offsets, np.frombuffer(array.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
-
-
 def _rows_holding(array: pa.Array, offsets: np.ndarray, found: np.ndarray) -> pa.Array:
-    """Whether each string holds one of the bytes `found` marks (a mask over _bytes()); null: false."""
+    """Whether each string holds one of the bytes `found` marks (a mask over string_buffers()); null: false."""
     rows = np.zeros(len(array), dtype=bool)
     rows[np.searchsorted(offsets, np.flatnonzero(found) + offsets[0], side="right") - 1] = True
     return pc.and_(pa.array(rows), pc.is_valid(array))
@@ -278,7 +268,7 @@ def compact_json(pretty: pa.Array) -> pa.Array:
 
 def _depth(pretty: pa.Array) -> int:
     """How deep json_pretty's text nests: its deepest line's indent, in steps of 4 spaces."""
-    _offsets, data = _bytes(pretty)
+    _offsets, data = string_buffers(pretty)
     lines = np.flatnonzero(data == 0x0A) + 1  # where each line after the first starts
     depth = 0
     while True:
@@ -292,7 +282,7 @@ def _depth(pretty: pa.Array) -> int:
 def _unusual_json(text: pa.Array) -> pa.Array:
     """Whether json_pretty's text may hold an escape Python would write otherwise (anything but printable
     ASCII and line breaks, or a backslash)."""
-    offsets, data = _bytes(text)
+    offsets, data = string_buffers(text)
     return _rows_holding(text, offsets, ((data < 0x20) & (data != 0x0A)) | (data > 0x7E) | (data == 0x5C))
 
 

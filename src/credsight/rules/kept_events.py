@@ -37,18 +37,22 @@ def kept_kind(month: str) -> str:
 
 def months(database: Database) -> list[str]:
     """The months (YYYY-MM) the store holds snapshots of, in order."""
-    return sorted({m.group(1) for path in database.source_paths() if (m := MONTH.search(path))})
+    return list(month_keys(database))
 
 
-def month_key(database: Database, month: str) -> str:
-    """What a month's kept events depend on: the files of that month and before, the catalogue's severities,
-    the default settings."""
-    sources = [
-        path
+def month_keys(database: Database) -> dict[str, str]:
+    """Each month the store holds, in order, and what its kept events depend on: the files of that month and
+    before, the catalogue's severities, the default settings."""
+    paths = [
+        (m.group(1), path)
         for path in database.source_paths()
-        if path.split(":", 1)[0] in SOURCES and (m := MONTH.search(path)) and m.group(1) <= month
+        if path.split(":", 1)[0] in SOURCES and (m := MONTH.search(path))
     ]
-    return kept_key(database, ["events 2", month, repr(DEFAULT_SETTINGS), *(repr(e) for e in EVENTS)], sources)
+    settings = [repr(DEFAULT_SETTINGS), *(repr(e) for e in EVENTS)]
+    return {
+        month: kept_key(database, ["events 2", month, *settings], [path for of, path in paths if of <= month])
+        for month in sorted({month for month, _path in paths})
+    }
 
 
 def kept_events(database: Database, since: dt.date, until: dt.date, accounts: list[str] | None) -> pa.Table | None:
@@ -59,10 +63,10 @@ def kept_events(database: Database, since: dt.date, until: dt.date, accounts: li
     if newest is None:
         return None
     last = min(until, newest)
-    asked = [m for m in months(database) if _first_day(since) <= _first_day_of(m) <= last]
+    keys = month_keys(database)
     tables = []
-    for month in asked:
-        found = read_kept(database, kept_kind(month), month_key(database, month), ("events",))
+    for month in [m for m in keys if _first_day(since) <= _first_day_of(m) <= last]:
+        found = read_kept(database, kept_kind(month), keys[month], ("events",))
         if found is None:
             return None
         tables.append(found["events"])
@@ -84,7 +88,7 @@ def keep_months(database: Database, compute: Compute) -> list[str]:
     newest = database.newest_snapshot()
     if newest is None:
         return []
-    keys = {month: month_key(database, month) for month in months(database)}
+    keys = month_keys(database)
     missing = [m for m, key in keys.items() if not has_kept(database, kept_kind(m), key, ("events",))]
     if missing:
         found = compute(_first_day_of(missing[0]), newest).drop_columns(["account_name"])
