@@ -118,7 +118,10 @@ class Responses:
 
     @staticmethod
     async def _read(request: Request) -> Received | None:
-        response = await request.response()
+        try:
+            response = await request.response()
+        except Error:  # the page closed before its last response was read: not one of the measured views
+            return None
         if response is None:
             return None
         sizes = await request.sizes()

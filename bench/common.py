@@ -296,8 +296,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(command: list[str], port: int, what: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server on 127.0.0.1:`port` as its own process, once it accepts connections; stop it after.
+def serving(command: list[str], port: int, what: str, said: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server on 127.0.0.1:`port` as its own process, once it accepts connections (and, with `said`,
+    once its output says that); stop it after.
 
     Its output goes to a file (a pipe nobody reads would fill and stop the server), shown if it fails.
     """
@@ -308,7 +309,10 @@ def serving(command: list[str], port: int, what: str) -> Iterator[subprocess.Pop
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
+                    log.seek(0)
+                    if said is None or said in log.read().decode(errors="replace"):
+                        break
+                    raise OSError(f"not said {said!r} yet")
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
                         log.seek(0)

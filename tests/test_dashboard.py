@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
+import pytest
 from playwright.sync_api import expect
 
+from credsight.present.dashboard import filters
 from credsight.present.dashboard.pages.users import RESULTS
 from credsight.query import Database
 from tests import dashboard_story as expected
@@ -172,6 +174,29 @@ def test_a_persons_page_lists_their_iam_users_in_every_account(tab: Tab, databas
     assert sorted((r["account_id"], r["user"], r["state"]) for r in shown) == sorted(
         (r["account_id"], r["user"], r["state"]) for r in per_person[person]
     )
+
+
+def test_the_person_picker_finds_anyone_by_what_is_typed(
+    tab: Tab, database: Database, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The picker lists a few people at a time (thousands would each be indexed by the browser); typing part of
+    a name finds any of them on the server, and picking one opens their page."""
+    monkeypatch.setattr(filters, "CHOICES_SHOWN", 2)
+    day = story.newest - dt.timedelta(days=2)  # a view no other test draws (the server keeps what it drew)
+    states = expected.people_states(database, day, scope_of(database, story.newest).accounts)
+    people = sorted({str(r["person"]) for r in states if r["person"]})
+    person = people[-1]  # not among the first two listed
+    tab.open(view("/migration", date=day.isoformat()))
+    picker = tab.page.locator("#migration-person-picker")
+    picker.click()
+    expect(tab.page.get_by_role("option")).to_have_count(2)
+    assert person not in tab.page.get_by_role("option").all_text_contents()
+    tab.page.locator("input.dash-dropdown-search:visible").fill(person[1:-1].upper())
+    option = tab.page.get_by_role("option", name=person, exact=True)
+    expect(option).to_have_count(1)
+    option.click()
+    expect(tab.page.locator("#migration-person h2")).to_have_text(person)
+    expect(tab.page).to_have_url(tab.base + view("/migration", date=day.isoformat(), person=person))
 
 
 def test_the_severity_filter_narrows_the_event_timeline(tab: Tab, database: Database, story: Story) -> None:

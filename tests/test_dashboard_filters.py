@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import Route, expect
 
+from credsight.present.dashboard import filters
 from credsight.query import Database
 from tests import dashboard_story as expected
 from tests.dashboard_browser import (
@@ -144,3 +145,27 @@ def test_a_filter_change_redraws_the_parts_not_the_page(tab: Tab, database: Data
     shows_overview(tab, scope)
     expect(tab.page.locator("#page > :first-child[data-kept=yes]")).to_have_count(1)  # the skeleton stayed
     assert len(skeletons) == 1, f"the page's skeleton was drawn {len(skeletons)} times"
+
+
+def test_an_account_beyond_the_listed_ones_is_found_by_typing(
+    tab: Tab, database: Database, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filter lists a few accounts at a time (at 1,000 the browser would index every label); typing finds
+    any of them on the server, by id or by part of its name."""
+    monkeypatch.setattr(filters, "CHOICES_SHOWN", 2)
+    names = expected.account_names(database)
+    account = story.demo_accounts[-1]
+    tab.open("/")
+    tab.page.locator("#filter-accounts").click()
+    expect(tab.page.get_by_role("option")).to_have_count(2)
+    listed = tab.page.get_by_role("option").all_text_contents()
+    assert not any(account in text for text in listed), listed  # not among the first two
+    tab.page.locator("input.dash-dropdown-search").first.fill(names[account][-6:].upper())
+    option = tab.page.get_by_role("option").filter(has_text=account)
+    expect(option).to_have_count(1)
+    option.click()
+    tab.page.keyboard.press("Escape")
+    scope = scope_of(database, story.newest, accounts=[account])
+    tab.drawn(scope.mark("/"))
+    expect(tab.page.locator("#filter-accounts-value")).to_contain_text(account)
+    shows_overview(tab, scope)

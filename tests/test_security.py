@@ -399,3 +399,9 @@ def test_only_the_bundles_are_kept_compressed() -> None:
     assert kept and kept <= set(paths) and all(k.startswith(ASSETS) for k in kept)
     with app.server.test_request_context("/_dash-update-component", method="POST"):
         assert asset_key(flask.request) == "-"
+    with app.server.test_request_context("/assets/credsight.js"):  # not a fixed bundle: not kept
+        assert asset_key(flask.request) == "-"
+    with app.server.test_request_context("/assets/vendor/plotly-cartesian.min.js"):
+        assert asset_key(flask.request) == "/assets/vendor/plotly-cartesian.min.js"
+    cache.set("br;/assets/vendor/plotly-cartesian.min.js", b"packed")
+    assert cache.get("br;/assets/vendor/plotly-cartesian.min.js") == b"packed"

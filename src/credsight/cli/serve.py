@@ -146,4 +146,7 @@ def serve_dashboard(
     def ready() -> None:
         typer.echo(f"credsight dashboard on {listen.url} (Ctrl-C stops it)")
 
-    run(lambda: create_app(target, auth, risks, regions, people).server, listen, on_ready=ready)
+    def warmed(message: str) -> None:
+        typer.echo(f"credsight dashboard: {message}")
+
+    run(lambda: create_app(target, auth, risks, regions, people, warmed).server, listen, on_ready=ready)

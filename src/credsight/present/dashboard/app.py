@@ -8,31 +8,37 @@ store (view.StoreView), so a view drawn once is answered from memory until the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 import plotly.graph_objects as go
 from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from credsight.errors import UserFixable
 from credsight.present import figures, questions
 from credsight.present.dashboard import grid
-from credsight.present.dashboard.filters import parse, query_string
+from credsight.present.dashboard.filters import matching_choices, parse
 from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
-from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, mark, view_of
 from credsight.present.dashboard.security import LOGOUT_PATH, Auth, can_sign_out, harden, signed_in_user
 from credsight.present.dashboard.shell import NAVIGATION, frame, notice
 from credsight.present.dashboard.view import StoreView
+from credsight.present.dashboard.warm import keep_warm
 from credsight.query import Database
 from credsight.rules.exceptions import AcceptedRisk
 from credsight.rules.matching import PeopleSettings
 from credsight.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
-EMPTY_STORE = "The store holds no snapshots yet: run 'credsight collect', 'credsight ingest' or 'credsight demo'."
+# Scripts the components load only once they draw (each a round trip, then a wait for the others to finish):
+# fetched with the page instead, those its parts will ask for, so they are at hand (evaluated only when asked).
+DCC = "_dash-component-suites/dash/dcc/"
+FILTER_SCRIPTS = (f"{DCC}async-dropdown.js", f"{DCC}async-datepicker.js")  # the filter bar: every page
+FIGURE_SCRIPTS = (f"{DCC}async-graph.js", "assets/vendor/plotly-cartesian.min.js")
+TABLE_SCRIPTS = ("_dash-component-suites/dash_ag_grid/async-community.js",)
 
 
 def create_app(
@@ -41,9 +47,11 @@ def create_app(
     risks: Sequence[AcceptedRisk] = (),
     allowed_regions: Sequence[str] = (),
     people: PeopleSettings | None = None,
+    warm_up: Callable[[str], None] | None = None,
 ) -> dash.Dash:
     """A dashboard over `store`; new runs show up within seconds (see view.StoreView). `people`: how IAM users
-    are matched to people on /migration (credsight.toml's [people])."""
+    are matched to people on /migration (credsight.toml's [people]). `warm_up`: draw each page's newest view
+    when the app starts and when the store changes (warm.py), saying how long it took to `warm_up`."""
     view = StoreView(store)
     pages = [
         overview.page(),
@@ -66,6 +74,7 @@ def create_app(
     app.layout = frame()
     harden(app, auth or Auth())  # authentication, security headers, compression (security.py)
     by_path = {page.path: page for page in pages}
+    preload(app, by_path)
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def skeleton(pathname: str | None) -> list[Any]:
@@ -118,13 +127,7 @@ def create_app(
         out = [html.A("Sign out", href=LOGOUT_PATH, id="logout")] if can_sign_out() else []
         return [html.Span(f"signed in: {name}"), *out]
 
-    @app.callback(
-        Output("filter-accounts", "options"),
-        Output("filter-ou", "options"),
-        Output("filter-date", "placeholder"),
-        Input("url", "pathname"),
-    )
-    def filter_choices(_pathname: str | None) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
+    def choices() -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
         def compute(database: Database) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
             newest = database.newest_snapshot()
             accounts = [
@@ -136,6 +139,29 @@ def create_app(
 
         return view.answer(("filter choices",), compute)
 
+    @app.callback(
+        Output("filter-accounts", "options"),
+        Output("filter-ou", "options"),
+        Output("filter-date", "placeholder"),
+        Input("url", "pathname"),
+        State("url", "search"),
+    )
+    def filter_choices(
+        _pathname: str | None, search: str | None
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]], str]:
+        accounts, ous, placeholder = choices()
+        return matching_choices(accounts, list(parse(search).accounts), None), ous, placeholder
+
+    @app.callback(
+        Output("filter-accounts", "options", allow_duplicate=True),
+        Input("filter-accounts", "search_value"),
+        State("filter-accounts", "value"),
+        prevent_initial_call=True,
+    )
+    def account_search(typed: str | None, chosen: list[str] | None) -> list[dict[str, str]]:
+        """The accounts matching what is typed in the account filter (and those chosen), found on the server."""
+        return matching_choices(choices()[0], chosen, typed)
+
     for page in pages:
         for part in page.parts:
             register(app, view, page, part)
@@ -143,32 +169,38 @@ def create_app(
     compliance.callbacks(app, view, risks)
     users.callbacks(app, view)
     changes.callbacks(app)
-    migration.callbacks(app)
+    for page in pages:
+        if page.callbacks is not None:
+            page.callbacks(app, view)
+    if warm_up is not None:
+
+        def draw() -> None:
+            choices()
+            draw_newest(view, pages)
+
+        keep_warm(view, draw, warm_up)
     return app
 
 
-def view_of(database: Database, path: str, search: str | None, kept: StoreView | None = None) -> View:
-    """The view the URL names, or NoView saying in words why there is nothing to draw."""
-    newest = database.newest_snapshot()
-    if newest is None:
-        raise NoView(EMPTY_STORE)
-    filters = parse(search)
-    try:
-        accounts = database.scope(filters.accounts, filters.ou)
-    except UserFixable as e:
-        raise NoView(str(e)) from None
-    if kept is None:
-        return View(database, path, filters, newest, accounts)
-    store_view = kept
+def preload(app: dash.Dash, by_path: dict[str, Page]) -> None:
+    """Each page's HTML names the scripts its parts will load (see FILTER_SCRIPTS) for the browser to fetch."""
+    prefix = app.config.requests_pathname_prefix
+    interpolate = app.interpolate_index
 
-    def keep(key: Any, compute: Any) -> Any:
-        return store_view.answer(("kept", key), lambda _database: compute())
+    def scripts(path: str) -> list[str]:
+        page = by_path.get(path[len(prefix) - 1 :] if path.startswith(prefix) else path)
+        parts = page.parts if page else []
+        return [
+            *FILTER_SCRIPTS,
+            *(FIGURE_SCRIPTS if any(isinstance(p, Figure) for p in parts) else ()),
+            *(TABLE_SCRIPTS if any(isinstance(p, Table) for p in parts) else ()),
+        ]
 
-    return View(database, path, filters, newest, accounts, keep)
+    def with_preloads(**parts: str) -> str:
+        links = "".join(f'<link rel="preload" as="script" href="{prefix}{s}">' for s in scripts(flask.request.path))
+        return interpolate(**{**parts, "css": parts.get("css", "") + links})  # type: ignore[no-any-return,no-untyped-call]
 
-
-def mark(path: str | None, search: str | None) -> str:
-    return (path or "/") + query_string(parse(search))
+    app.interpolate_index = with_preloads  # type: ignore[method-assign,assignment]
 
 
 def register(app: dash.Dash, view: StoreView, page: Page, part: Any) -> None:
@@ -186,12 +218,35 @@ def register(app: dash.Dash, view: StoreView, page: Page, part: Any) -> None:
     def draw(search: str | None, pathname: str | None) -> tuple[Any, str]:
         if (pathname or "/") != page.path:
             raise PreventUpdate
-        key = (part.id, mark(pathname, search))
-        try:
-            drawn = view.answer(key, lambda database: _drawn(part, view_of(database, page.path, search, view)))
-        except NoView as e:
-            drawn = figures.empty(part.title, str(e)) if isinstance(part, Figure) else [notice(str(e))]
-        return drawn, mark(pathname, search)
+        return drawn_part(view, page, part, search), mark(pathname, search)
+
+
+def drawn_part(view: StoreView, page: Page, part: Figure | Block, search: str | None) -> Any:
+    """A part as drawn for the view the query string names (kept for the state of the store)."""
+    key = (part.id, mark(page.path, search))
+    try:
+        return view.answer(key, lambda database: _drawn(part, view_of(database, page.path, search, view)))
+    except NoView as e:
+        return figures.empty(part.title, str(e)) if isinstance(part, Figure) else [notice(str(e))]
+
+
+def table_rows(view: StoreView, part: Table, search: str | None, pathname: str | None) -> Any:
+    """The rows behind a paged table for the view the URL names (kept for the state of the store)."""
+    key = (part.id, mark(pathname, search))
+    return view.table(key, lambda database: part.rows(view_of(database, pathname or "/", search, view)))
+
+
+def draw_newest(view: StoreView, pages: Sequence[Page]) -> None:
+    """Every part of every page for its newest view (every account), as the first visitor would ask."""
+    for page in pages:
+        for part in page.parts:
+            if isinstance(part, Table):
+                try:
+                    table_rows(view, part, "", page.path)
+                except NoView:
+                    continue
+            elif isinstance(part, (Figure, Block)):
+                drawn_part(view, page, part, "")
 
 
 def _drawn(part: Figure | Block, shown: View) -> Any:
@@ -207,8 +262,7 @@ def grid_callbacks(app: dash.Dash, view: StoreView, tables: dict[str, Table]) ->
 
 def table_callbacks(app: dash.Dash, view: StoreView, part: Table) -> None:
     def rows_of(search: str | None, pathname: str | None) -> Any:
-        key = (part.id, mark(pathname, search))
-        return view.table(key, lambda database: part.rows(view_of(database, pathname or "/", search, view)))
+        return table_rows(view, part, search, pathname)
 
     @app.callback(
         Output(part.grid, "getRowsResponse"),
@@ -216,6 +270,7 @@ def table_callbacks(app: dash.Dash, view: StoreView, part: Table) -> None:
         Input(part.grid, "getRowsRequest"),
         State("url", "search"),
         State("url", "pathname"),
+        prevent_initial_call=True,  # the grid asks for its rows once it has drawn (not with a null request)
     )
     def rows(request: dict[str, Any] | None, search: str | None, pathname: str | None) -> Any:
         if request is None:

@@ -15,17 +15,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash_ag_grid as dag
 import plotly.graph_objects as go
 import pyarrow as pa
 from dash import dcc, html
 
-from credsight.present.dashboard.filters import Filters, query_string
+from credsight.errors import UserFixable
+from credsight.present.dashboard.filters import Filters, parse, query_string
+from credsight.present.dashboard.view import StoreView
 from credsight.query import Database
 
+if TYPE_CHECKING:
+    import dash
+
 GRID_HEIGHT = 500
+EMPTY_STORE = "The store holds no snapshots yet: run 'credsight collect', 'credsight ingest' or 'credsight demo'."
 
 
 class NoView(Exception):
@@ -57,6 +63,30 @@ class View:
     @property
     def mark(self) -> str:
         return self.path + query_string(self.filters)
+
+
+def view_of(database: Database, path: str, search: str | None, kept: StoreView | None = None) -> View:
+    """The view the URL names, or NoView saying in words why there is nothing to draw."""
+    newest = database.newest_snapshot()
+    if newest is None:
+        raise NoView(EMPTY_STORE)
+    filters = parse(search)
+    try:
+        accounts = database.scope(filters.accounts, filters.ou)
+    except UserFixable as e:
+        raise NoView(str(e)) from None
+    if kept is None:
+        return View(database, path, filters, newest, accounts)
+    store_view = kept
+
+    def keep(key: Any, compute: Any) -> Any:
+        return store_view.answer(("kept", key), lambda _database: compute())
+
+    return View(database, path, filters, newest, accounts, keep)
+
+
+def mark(path: str | None, search: str | None) -> str:
+    return (path or "/") + query_string(parse(search))
 
 
 def drawn_mark(part: str) -> html.Span:
@@ -147,6 +177,8 @@ class Page:
     path: str
     parts: Sequence[Part]
     layout: Callable[[Sequence[Part]], list[Any]] | None = None  # default: the parts one after another
+    # The callbacks of the page's own controls (beyond drawing its parts), given the app and the store's view.
+    callbacks: Callable[[dash.Dash, StoreView], None] | None = None
 
     def components(self) -> list[Any]:
         return self.layout(self.parts) if self.layout else [part.component() for part in self.parts]

@@ -113,6 +113,11 @@ class StoreView:
                 if current.retired and current.users == 0:
                     current.database.close()
 
+    def state(self) -> Hashable:
+        """The store's current state (looked at no more than every `freshness` seconds)."""
+        with self._opened() as opened:
+            return opened.state
+
     def answer(self, key: Hashable, compute: Callable[[Database], T]) -> T:
         """An answer for the store's current state, computed once (and kept, bounded)."""
         with self._opened() as opened:

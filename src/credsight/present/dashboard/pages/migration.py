@@ -21,9 +21,11 @@ from dash.exceptions import PreventUpdate
 
 from credsight.errors import PeopleError, UserFixable
 from credsight.present import figures, questions
-from credsight.present.dashboard.filters import parse, query_string
-from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, small_table
+from credsight.present.dashboard.filters import matching_choices, parse, query_string
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, mark, small_table, view_of
 from credsight.present.dashboard.shell import card, notice
+from credsight.present.dashboard.view import StoreView
+from credsight.query import Database
 from credsight.rules.matching import PeopleSettings
 from credsight.rules.people import MIGRATED, STATES, People, describe, mapping_lines, open_people
 from credsight.rules.trends import migration_projection
@@ -192,14 +194,24 @@ def page(settings: PeopleSettings | None = None) -> Page:
             title=lambda view, count: f"{title} ({count})",
         )
 
+    def person_choices(view: View) -> list[dict[str, str]]:
+        """Everyone with an IAM user in the view (found by what is typed: see filters.matching_choices)."""
+
+        def named() -> list[dict[str, str]]:
+            names = sorted({p for p in states(view).column("person").to_pylist() if p})
+            return [{"label": name, "value": name} for name in names]
+
+        found: list[dict[str, str]] = view.keep(("person choices", view.date, _accounts(view)), named)
+        return found
+
     def person(view: View) -> list[Any]:
         found = people(view)
         if found is None:
             return []
-        names = sorted({p for p in states(view).column("person").to_pylist() if p})
+        picked = [view.filters.person] if view.filters.person else []
         chooser = dcc.Dropdown(
             id="migration-person-picker",
-            options=[{"label": name, "value": name} for name in names],
+            options=matching_choices(person_choices(view), picked, None),
             value=view.filters.person,
             placeholder="A person: their IAM users in every account, their assignments",
         )
@@ -215,6 +227,28 @@ def page(settings: PeopleSettings | None = None) -> Page:
             html.H3(f"Identity Center assignments ({len(assignments)})"),
             small_table("migration-person-assignments", assignments, ASSIGNMENT_COLUMNS, height=250),
         ]
+
+    def callbacks(app: dash.Dash, store: StoreView) -> None:
+        @app.callback(
+            Output("migration-person-picker", "options"),
+            Input("migration-person-picker", "search_value"),
+            State("migration-person-picker", "value"),
+            State("url", "search"),
+            prevent_initial_call=True,
+        )
+        def person_search(typed: str | None, picked: str | None, search: str | None) -> list[dict[str, str]]:
+            """The people matching what is typed in the person picker (and the one picked), found on the server."""
+
+            def choices(database: Database) -> list[dict[str, str]]:
+                try:
+                    return person_choices(view_of(database, "/migration", search, store))
+                except NoView:
+                    return []
+
+            found = store.answer(("person choices", mark("/migration", search)), choices)
+            return matching_choices(found, [picked] if picked else [], typed)
+
+        pick_person(app)
 
     return Page(
         "/migration",
@@ -234,6 +268,7 @@ def page(settings: PeopleSettings | None = None) -> Page:
             ),
             Block("migration-person", person),
         ],
+        callbacks=callbacks,
     )
 
 
@@ -253,7 +288,7 @@ def _by_state(states: pa.Table) -> dict[str, int]:
     return dict(zip(counted.column("state").to_pylist(), counted.column("user_count").to_pylist(), strict=True))
 
 
-def callbacks(app: dash.Dash) -> None:
+def pick_person(app: dash.Dash) -> None:
     @app.callback(
         Output("url", "search", allow_duplicate=True),
         Input("migration-person-picker", "value"),
@@ -267,4 +302,4 @@ def callbacks(app: dash.Dash) -> None:
         return query_string(chosen)
 
 
-__all__: Sequence[str] = ["callbacks", "page"]
+__all__: Sequence[str] = ["page"]
