@@ -265,6 +265,83 @@ class TreeMemoryPeak(_Sampled):
         return sum(_status_bytes(pid, "VmRSS") for pid in process_tree(self.pid))
 
 
+def _cpu_ticks(pid: int) -> tuple[str, int] | None:
+    """A process's name and the CPU it has used (user + system, in clock ticks), or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name, after = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+    return name, int(after[11]) + int(after[12])
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """Busy and total clock ticks of every core since boot (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuShare:
+    """Where the machine's CPU went while inside: a server's process tree, every Chromium process, the rest.
+
+    Each process's CPU is sampled every half second, so one that ends inside (a closed browser tab) keeps
+    what it had used by its last sample."""
+
+    every = 0.5
+
+    def __init__(self, server: int) -> None:
+        self.server = server
+
+    def _sample(self) -> dict[int, tuple[str, int]]:
+        """Every process now: its kind (server, browser, other) and the CPU it has used."""
+        tree = set(process_tree(self.server))
+        found: dict[int, tuple[str, int]] = {}
+        for folder in Path("/proc").glob("[0-9]*"):
+            pid = int(folder.name)
+            seen = _cpu_ticks(pid)
+            if seen is not None:
+                name, ticks = seen
+                found[pid] = ("server" if pid in tree else "browser" if "chrom" in name else "other", ticks)
+        return found
+
+    def __enter__(self) -> CpuShare:
+        self._before = {pid: ticks for pid, (_kind, ticks) in self._sample().items()}
+        self._last: dict[int, tuple[str, int]] = {}
+        self._busy, self._total = _machine_ticks()
+        self._wall = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.every):
+            self._last.update(self._sample())
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._last.update(self._sample())
+        busy, total = _machine_ticks()
+        tick = os.sysconf("SC_CLK_TCK")
+        self.wall = time.monotonic() - self._wall
+        self.cores = os.cpu_count() or 1
+        self.machine_busy = (busy - self._busy) / tick  # core-seconds
+        self.machine_total = (total - self._total) / tick
+        self.seconds = {kind: 0.0 for kind in ("server", "browser", "other")}
+        for pid, (kind, ticks) in self._last.items():  # a process born inside started from nothing
+            self.seconds[kind] += (ticks - self._before.get(pid, 0)) / tick
+
+    def text(self) -> str:
+        """One line: core-seconds available, busy, and each part's share."""
+        parts = ", ".join(f"{kind} {used:.0f}" for kind, used in self.seconds.items())
+        return (
+            f"{self.machine_total:.0f} core-seconds over {self.wall:.0f} s on {self.cores} cores, "
+            f"{self.machine_busy / max(self.machine_total, 1e-9):.0%} busy: {parts} core-seconds"
+        )
+
+
 class GarbageCollections:
     """CPU time spent in Python's cyclic garbage collector while inside, in any thread."""
 

@@ -155,7 +155,9 @@ async def measure(
             if args.sessions:
                 loads["sessions"] = load_average()
                 dates = Dates(newest, first, drawn)
-                concurrency = await measure_sessions(browser, base, args.pages, dates, args.sessions, args.seconds)
+                concurrency = await measure_sessions(
+                    browser, base, args.pages, dates, args.sessions, args.seconds, server.pid
+                )
             await browser.close()
         load, routes = None, []
         if args.load_seconds:
@@ -260,6 +262,10 @@ the time shared equally over those pages. Load average before: {measured.loads["
 - Median view, {c.sessions} at once / 1 at a time: {c.median / c.single_median:.2f}x \
 (goal under 2x: {verdict(c.median < 2 * c.single_median)})
 - Server peak resident memory: {peak / GB:.2f} GB (goal under 1.5 GB: {verdict(peak < 1.5 * GB)})""")
+    if c.single_cpu and c.together_cpu:
+        print(f"""- Where the machine's CPU went (`/proc`, each process sampled every 0.5 s; browser: every Chromium
+  process; other: the benchmark's driver and the rest of the machine): one session at a time,
+  {c.single_cpu.text()}; {c.sessions} at once, {c.together_cpu.text()}""")
     for error in (single_errors + c.errors)[:5]:
         print(f"- e.g. `{error[:200]}`")
 

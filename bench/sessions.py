@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from playwright.async_api import Browser, Error, Request, Response
 
 from bench.browser import VIEWPORT, WAIT_MS, open_view, pick_date
-from bench.common import percentile
+from bench.common import CpuShare, percentile
 
 
 @dataclass
@@ -63,6 +63,8 @@ class Concurrency:
     single: list[Session]
     together: list[Session]
     repeated: int
+    single_cpu: CpuShare | None = None  # where the machine's CPU went, one session at a time
+    together_cpu: CpuShare | None = None  # and with every session at once
 
     @staticmethod
     def views(sessions: Sequence[Session]) -> list[float]:
@@ -127,16 +129,26 @@ async def run_session(browser: Browser, base: str, session: Session, dates: Date
 
 
 async def measure_sessions(
-    browser: Browser, base: str, pages: Sequence[str], dates: Dates, sessions: int, seconds: float
+    browser: Browser,
+    base: str,
+    pages: Sequence[str],
+    dates: Dates,
+    sessions: int,
+    seconds: float,
+    server: int | None = None,
 ) -> Concurrency:
-    """One session at a time on each page the sessions use, then `sessions` at once for `seconds`."""
+    """One session at a time on each page the sessions use, then `sessions` at once for `seconds`; with the
+    server's process id, where the machine's CPU went in each (server, browsers, the rest)."""
     paths = [pages[number % len(pages)] for number in range(sessions)]
     single = []
-    for path in dict.fromkeys(paths):
-        alone = Session(path)
-        await run_session(browser, base, alone, dates, time.perf_counter() + seconds / len(set(paths)))
-        single.append(alone)
+    with CpuShare(server or 0) as single_cpu:
+        for path in dict.fromkeys(paths):
+            alone = Session(path)
+            await run_session(browser, base, alone, dates, time.perf_counter() + seconds / len(set(paths)))
+            single.append(alone)
     together = [Session(path) for path in paths]
     until = time.perf_counter() + seconds
-    await asyncio.gather(*(run_session(browser, base, s, dates, until) for s in together))
-    return Concurrency(sessions, seconds, single, together, dates.repeated)
+    with CpuShare(server or 0) as together_cpu:
+        await asyncio.gather(*(run_session(browser, base, s, dates, until) for s in together))
+    shares = (single_cpu, together_cpu) if server else (None, None)
+    return Concurrency(sessions, seconds, single, together, dates.repeated, *shares)

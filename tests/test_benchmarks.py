@@ -60,7 +60,13 @@ BENCHMARKS: dict[str, tuple[list[str], str, list[str]]] = {
             *["--sessions", "2", "--seconds", "1", "--load-seconds", "1"],
         ],
         "## Dashboard",
-        ["| `/users` |", "browser sessions at once", "### Steady load", "| `/_dash-layout` |"],
+        [
+            "| `/users` |",
+            "browser sessions at once",
+            "Where the machine's CPU went",
+            "### Steady load",
+            "| `/_dash-layout` |",
+        ],
     ),
 }
 
