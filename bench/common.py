@@ -382,7 +382,7 @@ def serving(command: list[str], port: int, what: str, said: str | None = None) -
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + (60 if said is None else 900)  # what it says may take minutes
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -128,6 +128,12 @@ def cheap_routes(base: str) -> list[str]:
     return ["/", *scripts[:1], "/_dash-layout", "/_dash-dependencies"]
 
 
+def back(newest: dt.date, first: dt.date, days: int) -> dt.date:
+    """The day `days` before the newest, wrapped within the store's snapshots (a short store has few weeks)."""
+    span = (newest - first).days
+    return newest - dt.timedelta(days=(days % span or 1) if span and days > span else days)
+
+
 async def measure(
     args: argparse.Namespace, store: str, accounts: list[str], first: dt.date, newest: dt.date
 ) -> Measured:
@@ -146,9 +152,9 @@ async def measure(
             drawn: set[tuple[str, dt.date]] = set()
             for number, path in enumerate(args.pages):
                 # New dates and accounts for each page, so that no change is answered from the page cache.
-                days = [newest - dt.timedelta(days=7 * (number * args.repeat + k + 1)) for k in range(args.repeat)]
+                days = [back(newest, first, 7 * (number * args.repeat + k + 1)) for k in range(args.repeat)]
                 picked = spread[number * args.repeat : (number + 1) * args.repeat]
-                link = newest - dt.timedelta(days=3 + 7 * number)  # never one of the changes' dates
+                link = back(newest, first, 3 + 7 * number)  # not one of the changes' dates (in a long store)
                 pages[path] = await measure_page(browser, base, path, days, picked, link)
                 drawn.update((path, day) for day in [*days, link])
             concurrency = None

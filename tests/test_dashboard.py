@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from credsight.present.dashboard import filters
 from credsight.present.dashboard.pages.users import RESULTS
+from credsight.present.dashboard.shell import NAVIGATION
 from credsight.query import Database
 from tests import dashboard_story as expected
 from tests.dashboard_browser import (
@@ -215,6 +216,21 @@ def test_the_severity_filter_narrows_the_event_timeline(tab: Tab, database: Data
         (e["account_id"], e["user"], e["kind"]) for e in high
     )
     expect(tab.page.locator("#changes-table-title")).to_have_text(f"Events ({len(high)}), the worst first")
+
+
+@pytest.mark.parametrize("path", [path for path, _label in NAVIGATION])
+def test_a_date_before_every_snapshot_is_said_in_words_on_every_page(tab: Tab, path: str) -> None:
+    """Each part says why it has nothing to show (no snapshot then, no Identity Center then), and the page is
+    drawn: a question the store cannot answer is never a server error (the tab must end clean)."""
+    tab.open(view(path, date="2020-01-01"))  # every part drew (an error would leave its mark behind)
+    said = {
+        "/": ("#overview-cards .notice", "No snapshot on or before 2020-01-01 for these accounts."),
+        "/migration": ("#migration-summary .notice", "2020-01-01 is before the first Identity Center snapshot"),
+    }
+    if path in said:
+        where, text = said[path]
+        expect(tab.page.locator(where)).to_contain_text(text)
+    tab.clean()  # no failed response, no error in the server's log
 
 
 def test_an_unknown_page_says_so(tab: Tab) -> None:

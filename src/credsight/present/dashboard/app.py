@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
+from credsight.errors import UserFixable
 from credsight.present import figures, questions
 from credsight.present.dashboard import grid
 from credsight.present.dashboard.filters import matching_choices, parse
@@ -233,7 +234,7 @@ def drawn_part(view: StoreView, page: Page, part: Figure | Block, search: str | 
 def table_rows(view: StoreView, part: Table, search: str | None, pathname: str | None) -> Any:
     """The rows behind a paged table for the view the URL names (kept for the state of the store)."""
     key = (part.id, mark(pathname, search))
-    return view.table(key, lambda database: part.rows(view_of(database, pathname or "/", search, view)))
+    return view.table(key, lambda database: _rows(part, view_of(database, pathname or "/", search, view)))
 
 
 def draw_newest(view: StoreView, pages: Sequence[Page]) -> None:
@@ -250,8 +251,18 @@ def draw_newest(view: StoreView, pages: Sequence[Page]) -> None:
 
 
 def _drawn(part: Figure | Block, shown: View) -> Any:
-    drawn = part.draw(shown)
+    try:
+        drawn = part.draw(shown)
+    except UserFixable as e:  # what the view asks cannot be answered (a date before Identity Center): say why
+        raise NoView(str(e)) from None
     return drawn.to_plotly_json() if isinstance(drawn, go.Figure) else drawn
+
+
+def _rows(part: Table, shown: View) -> Any:
+    try:
+        return part.rows(shown)
+    except UserFixable as e:
+        raise NoView(str(e)) from None
 
 
 def grid_callbacks(app: dash.Dash, view: StoreView, tables: dict[str, Table]) -> None:
