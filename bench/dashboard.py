@@ -267,6 +267,10 @@ the time shared equally over those pages. Load average before: {measured.loads["
 - Errors (failed responses, page errors, views not drawn): {len(c.errors)} (goal 0: {verdict(not c.errors)})
 - Median view, {c.sessions} at once / 1 at a time: {c.median / c.single_median:.2f}x \
 (goal under 2x: {verdict(c.median < 2 * c.single_median)})
+- The server's answers (each callback, from its request sent to its answer received, as the browser timed it),
+  median: {c.single_answer * 1000:.0f} ms one session at a time, {c.together_answer * 1000:.0f} ms {c.sessions} at \
+once ({c.together_answer / c.single_answer:.2f}x; of {len(Concurrency.answers(c.single))} and \
+{len(Concurrency.answers(c.together))} answers)
 - Server peak resident memory: {peak / GB:.2f} GB (goal under 1.5 GB: {verdict(peak < 1.5 * GB)})""")
     if c.single_cpu and c.together_cpu:
         print(f"""- Where the machine's CPU went (`/proc`, each process sampled every 0.5 s; browser: every Chromium

@@ -52,6 +52,7 @@ class Dates:
 class Session:
     path: str
     views: list[float] = field(default_factory=list)  # seconds per filter change
+    answers: list[float] = field(default_factory=list)  # seconds from each callback's request sent to its answer
     errors: list[str] = field(default_factory=list)
     watching: bool = True
 
@@ -85,6 +86,20 @@ class Concurrency:
         views = self.views(self.together)
         return percentile(views, 0.95) if views else math.nan
 
+    @staticmethod
+    def answers(sessions: Sequence[Session]) -> list[float]:
+        return [a for s in sessions for a in s.answers]
+
+    @property
+    def single_answer(self) -> float:
+        found = self.answers(self.single)
+        return statistics.median(found) if found else math.nan
+
+    @property
+    def together_answer(self) -> float:
+        found = self.answers(self.together)
+        return statistics.median(found) if found else math.nan
+
     @property
     def errors(self) -> list[str]:
         return [e for s in self.together for e in s.errors]
@@ -103,8 +118,14 @@ async def run_session(browser: Browser, base: str, session: Session, dates: Date
         if session.watching:
             session.errors.append(f"request failed {request.url}: {request.failure}")
 
+    def answered(request: Request) -> None:
+        timing = request.timing  # milliseconds from the request's start; -1 when not known
+        if session.watching and "_dash-update-component" in request.url and timing["responseEnd"] > 0:
+            session.answers.append((timing["responseEnd"] - max(timing["requestStart"], 0)) / 1000)
+
     context.on("response", failed_response)
     context.on("requestfailed", failed_request)
+    context.on("requestfinished", answered)
     page = await context.new_page()
     page.on("pageerror", lambda error: session.errors.append(f"page error: {error}") if session.watching else None)
     current: dt.date | None = None

@@ -64,6 +64,7 @@ BENCHMARKS: dict[str, tuple[list[str], str, list[str]]] = {
             "| `/users` |",
             "browser sessions at once",
             "Where the machine's CPU went",
+            "The server's answers",
             "### Steady load",
             "| `/_dash-layout` |",
         ],
