@@ -51,7 +51,7 @@ def serve(
     unix_socket: Annotated[
         str | None, typer.Option(help="Listen on this Unix socket instead of a TCP port (for a proxy on this machine).")
     ] = None,
-    threads: Annotated[int, typer.Option(min=1, max=256, help="Requests answered at once.")] = 16,
+    threads: Annotated[int, typer.Option(min=1, max=256, help="Requests answered at once.")] = 8,
     auth_token: TokenOption = None,
     tls_cert: Annotated[
         str | None, typer.Option(help="Serve HTTPS with this certificate (PEM, the chain after it).")
@@ -102,7 +102,7 @@ def serve_dashboard(
     exceptions: Path | None = None,
     *,
     unix_socket: str | None = None,
-    threads: int = 16,
+    threads: int = 8,
     tls_cert: str | None = None,
     tls_key: str | None = None,
     allow_plain_http: bool = False,

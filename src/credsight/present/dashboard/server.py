@@ -37,7 +37,7 @@ class Listen:
     host: str = "127.0.0.1"
     port: int = 8050
     unix_socket: str | None = None
-    threads: int = 16  # a page's parts wait for the answers they share: waiting threads must not hold every one
+    threads: int = 8  # more answer 8 sessions at once sooner, for more memory (BENCHMARKS.md)
     tls_cert: str | None = None
     tls_key: str | None = None
     access_log: str | None = None  # a file, "-" for stderr, None for none
