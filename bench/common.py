@@ -234,15 +234,27 @@ def peak_resident_bytes(pid: int) -> int:
     return _status_bytes(pid, "VmHWM")
 
 
-def process_tree(pid: int) -> list[int]:
-    """The process and every process below it (a server's workers), from /proc."""
-    parents: dict[int, int] = {}
+def processes() -> dict[int, tuple[str, int, int]]:
+    """Every process now, from one read of each /proc/PID/stat: its name, its parent, and the CPU it has used
+    (user + system, in clock ticks)."""
+    found: dict[int, tuple[str, int, int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            after_name = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            text = stat.read_text()
+            after = text.rsplit(")", 1)[1].split()
+            found[int(stat.parent.name)] = (
+                text[text.index("(") + 1 : text.rindex(")")],
+                int(after[1]),
+                int(after[11]) + int(after[12]),
+            )
+        except (OSError, IndexError, ValueError):
             continue
-        parents[int(stat.parent.name)] = int(after_name[1])
+    return found
+
+
+def process_tree(pid: int, every: dict[int, tuple[str, int, int]] | None = None) -> list[int]:
+    """The process and every process below it (a server's workers), from /proc (or from `every`, processes())."""
+    parents = {child: parent for child, (_name, parent, _ticks) in (every or processes()).items()}
     tree = [pid]
     for member in tree:
         tree.extend(child for child, parent in parents.items() if parent == member)
@@ -265,16 +277,6 @@ class TreeMemoryPeak(_Sampled):
         return sum(_status_bytes(pid, "VmRSS") for pid in process_tree(self.pid))
 
 
-def _cpu_ticks(pid: int) -> tuple[str, int] | None:
-    """A process's name and the CPU it has used (user + system, in clock ticks), or None once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    name, after = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
-    return name, int(after[11]) + int(after[12])
-
-
 def _machine_ticks() -> tuple[int, int]:
     """Busy and total clock ticks of every core since boot (/proc/stat)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -295,15 +297,12 @@ class CpuShare:
 
     def _sample(self) -> dict[int, tuple[str, int]]:
         """Every process now: its kind (server, browser, other) and the CPU it has used."""
-        tree = set(process_tree(self.server))
-        found: dict[int, tuple[str, int]] = {}
-        for folder in Path("/proc").glob("[0-9]*"):
-            pid = int(folder.name)
-            seen = _cpu_ticks(pid)
-            if seen is not None:
-                name, ticks = seen
-                found[pid] = ("server" if pid in tree else "browser" if "chrom" in name else "other", ticks)
-        return found
+        every = processes()
+        tree = set(process_tree(self.server, every))
+        return {
+            pid: ("server" if pid in tree else "browser" if "chrom" in name else "other", ticks)
+            for pid, (name, _parent, ticks) in every.items()
+        }
 
     def __enter__(self) -> CpuShare:
         self._before = {pid: ticks for pid, (_kind, ticks) in self._sample().items()}

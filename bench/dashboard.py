@@ -272,8 +272,7 @@ the time shared equally over those pages. Load average before: {measured.loads["
 once ({c.together_answer / c.single_answer:.2f}x; of {len(Concurrency.answers(c.single))} and \
 {len(Concurrency.answers(c.together))} answers)
 - Server peak resident memory: {peak / GB:.2f} GB (goal under 1.5 GB: {verdict(peak < 1.5 * GB)})""")
-    if c.single_cpu and c.together_cpu:
-        print(f"""- Where the machine's CPU went (`/proc`, each process sampled every 0.5 s; browser: every Chromium
+    print(f"""- Where the machine's CPU went (`/proc`, each process sampled every 0.5 s; browser: every Chromium
   process; other: the benchmark's driver and the rest of the machine): one session at a time,
   {c.single_cpu.text()}; {c.sessions} at once, {c.together_cpu.text()}""")
     for error in (single_errors + c.errors)[:5]:

@@ -57,6 +57,10 @@ class Session:
     watching: bool = True
 
 
+def median_of(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
 @dataclass(frozen=True)
 class Concurrency:
     sessions: int
@@ -64,41 +68,37 @@ class Concurrency:
     single: list[Session]
     together: list[Session]
     repeated: int
-    single_cpu: CpuShare | None = None  # where the machine's CPU went, one session at a time
-    together_cpu: CpuShare | None = None  # and with every session at once
+    single_cpu: CpuShare  # where the machine's CPU went, one session at a time
+    together_cpu: CpuShare  # and with every session at once
 
     @staticmethod
     def views(sessions: Sequence[Session]) -> list[float]:
         return [v for s in sessions for v in s.views]
-
-    @property
-    def single_median(self) -> float:
-        views = self.views(self.single)
-        return statistics.median(views) if views else math.nan
-
-    @property
-    def median(self) -> float:
-        views = self.views(self.together)
-        return statistics.median(views) if views else math.nan
-
-    @property
-    def p95(self) -> float:
-        views = self.views(self.together)
-        return percentile(views, 0.95) if views else math.nan
 
     @staticmethod
     def answers(sessions: Sequence[Session]) -> list[float]:
         return [a for s in sessions for a in s.answers]
 
     @property
+    def single_median(self) -> float:
+        return median_of(self.views(self.single))
+
+    @property
+    def median(self) -> float:
+        return median_of(self.views(self.together))
+
+    @property
+    def p95(self) -> float:
+        views = self.views(self.together)
+        return percentile(views, 0.95) if views else math.nan
+
+    @property
     def single_answer(self) -> float:
-        found = self.answers(self.single)
-        return statistics.median(found) if found else math.nan
+        return median_of(self.answers(self.single))
 
     @property
     def together_answer(self) -> float:
-        found = self.answers(self.together)
-        return statistics.median(found) if found else math.nan
+        return median_of(self.answers(self.together))
 
     @property
     def errors(self) -> list[str]:
@@ -150,26 +150,19 @@ async def run_session(browser: Browser, base: str, session: Session, dates: Date
 
 
 async def measure_sessions(
-    browser: Browser,
-    base: str,
-    pages: Sequence[str],
-    dates: Dates,
-    sessions: int,
-    seconds: float,
-    server: int | None = None,
+    browser: Browser, base: str, pages: Sequence[str], dates: Dates, sessions: int, seconds: float, server: int
 ) -> Concurrency:
-    """One session at a time on each page the sessions use, then `sessions` at once for `seconds`; with the
-    server's process id, where the machine's CPU went in each (server, browsers, the rest)."""
+    """One session at a time on each page the sessions use, then `sessions` at once for `seconds`, and where the
+    machine's CPU went in each (`server`: the server's process id)."""
     paths = [pages[number % len(pages)] for number in range(sessions)]
     single = []
-    with CpuShare(server or 0) as single_cpu:
+    with CpuShare(server) as single_cpu:
         for path in dict.fromkeys(paths):
             alone = Session(path)
             await run_session(browser, base, alone, dates, time.perf_counter() + seconds / len(set(paths)))
             single.append(alone)
     together = [Session(path) for path in paths]
     until = time.perf_counter() + seconds
-    with CpuShare(server or 0) as together_cpu:
+    with CpuShare(server) as together_cpu:
         await asyncio.gather(*(run_session(browser, base, s, dates, until) for s in together))
-    shares = (single_cpu, together_cpu) if server else (None, None)
-    return Concurrency(sessions, seconds, single, together, dates.repeated, *shares)
+    return Concurrency(sessions, seconds, single, together, dates.repeated, single_cpu, together_cpu)

@@ -18,12 +18,11 @@ import plotly.graph_objects as go
 from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from credsight.errors import UserFixable
 from credsight.present import figures, questions
 from credsight.present.dashboard import grid
 from credsight.present.dashboard.filters import matching_choices, parse
 from credsight.present.dashboard.pages import changes, compliance, health, migration, overview, regions, users
-from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, mark, view_of
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, in_words, mark, view_of
 from credsight.present.dashboard.security import LOGOUT_PATH, Auth, can_sign_out, harden, signed_in_user
 from credsight.present.dashboard.shell import NAVIGATION, frame, notice
 from credsight.present.dashboard.view import StoreView
@@ -57,7 +56,7 @@ def create_app(
     pages = [
         overview.page(),
         migration.page(people),
-        compliance.page(),
+        compliance.page(risks),
         users.page(),
         regions.page(allowed_regions),
         changes.page(allowed_regions),
@@ -167,9 +166,6 @@ def create_app(
         for part in page.parts:
             register(app, view, page, part)
     grid_callbacks(app, view, {p.id: p for page in pages for p in page.parts if isinstance(p, Table)})
-    compliance.callbacks(app, view, risks)
-    users.callbacks(app, view)
-    changes.callbacks(app)
     for page in pages:
         if page.callbacks is not None:
             page.callbacks(app, view)
@@ -251,18 +247,14 @@ def draw_newest(view: StoreView, pages: Sequence[Page]) -> None:
 
 
 def _drawn(part: Figure | Block, shown: View) -> Any:
-    try:
+    with in_words():
         drawn = part.draw(shown)
-    except UserFixable as e:  # what the view asks cannot be answered (a date before Identity Center): say why
-        raise NoView(str(e)) from None
     return drawn.to_plotly_json() if isinstance(drawn, go.Figure) else drawn
 
 
 def _rows(part: Table, shown: View) -> Any:
-    try:
+    with in_words():
         return part.rows(shown)
-    except UserFixable as e:
-        raise NoView(str(e)) from None
 
 
 def grid_callbacks(app: dash.Dash, view: StoreView, tables: dict[str, Table]) -> None:

@@ -13,7 +13,8 @@ once every part has drawn it (what the tests and the benchmark wait for).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,16 +66,24 @@ class View:
         return self.path + query_string(self.filters)
 
 
+@contextmanager
+def in_words() -> Iterator[None]:
+    """A question the view cannot answer (an unknown OU, a date before Identity Center: a UserFixable) becomes
+    NoView, which the part draws as its message."""
+    try:
+        yield
+    except UserFixable as e:
+        raise NoView(str(e)) from None
+
+
 def view_of(database: Database, path: str, search: str | None, kept: StoreView | None = None) -> View:
     """The view the URL names, or NoView saying in words why there is nothing to draw."""
     newest = database.newest_snapshot()
     if newest is None:
         raise NoView(EMPTY_STORE)
     filters = parse(search)
-    try:
+    with in_words():
         accounts = database.scope(filters.accounts, filters.ou)
-    except UserFixable as e:
-        raise NoView(str(e)) from None
     if kept is None:
         return View(database, path, filters, newest, accounts)
     store_view = kept

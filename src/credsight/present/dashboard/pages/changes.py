@@ -118,6 +118,7 @@ def page(allowed_regions: Sequence[str] = ()) -> Page:
                 title=lambda view, rows: f"Events ({rows}), the worst first",
             ),
         ],
+        callbacks=lambda app, _view: callbacks(app),
     )
 
 

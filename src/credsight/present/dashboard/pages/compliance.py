@@ -77,7 +77,8 @@ def undecidable(view: View) -> list[Any]:
     ]
 
 
-def page() -> Page:
+def page(risks: Sequence[AcceptedRisk] = ()) -> Page:
+    """`risks`: the accepted risks a clicked cell's failing users are marked with."""
     return Page(
         "/compliance",
         [
@@ -92,6 +93,7 @@ def page() -> Page:
             ),
             Block("compliance-notes", undecidable),
         ],
+        callbacks=lambda app, view: callbacks(app, view, risks),
     )
 
 

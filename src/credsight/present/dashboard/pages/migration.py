@@ -22,10 +22,9 @@ from dash.exceptions import PreventUpdate
 from credsight.errors import PeopleError, UserFixable
 from credsight.present import figures, questions
 from credsight.present.dashboard.filters import matching_choices, parse, query_string
-from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, mark, small_table, view_of
+from credsight.present.dashboard.parts import Block, Figure, NoView, Page, Table, View, in_words, small_table, view_of
 from credsight.present.dashboard.shell import card, notice
 from credsight.present.dashboard.view import StoreView
-from credsight.query import Database
 from credsight.rules.matching import PeopleSettings
 from credsight.rules.people import MIGRATED, STATES, People, describe, mapping_lines, open_people
 from credsight.rules.trends import migration_projection
@@ -239,13 +238,12 @@ def page(settings: PeopleSettings | None = None) -> Page:
         def person_search(typed: str | None, picked: str | None, search: str | None) -> list[dict[str, str]]:
             """The people matching what is typed in the person picker (and the one picked), found on the server."""
 
-            def choices(database: Database) -> list[dict[str, str]]:
+            with store.open() as database:  # the choices are kept with the view's other answers
                 try:
-                    return person_choices(view_of(database, "/migration", search, store))
+                    with in_words():
+                        found = person_choices(view_of(database, "/migration", search, store))
                 except NoView:
-                    return []
-
-            found = store.answer(("person choices", mark("/migration", search)), choices)
+                    found = []
             return matching_choices(found, [picked] if picked else [], typed)
 
         pick_person(app)

@@ -155,7 +155,7 @@ def last_used(history: list[dict[str, Any]], what: str, title: str) -> go.Figure
 
 
 def page() -> Page:
-    return Page("/users", [Block("users-search", search), Block("users-detail", detail)])
+    return Page("/users", [Block("users-search", search), Block("users-detail", detail)], callbacks=callbacks)
 
 
 def callbacks(app: dash.Dash, view: StoreView) -> None:
